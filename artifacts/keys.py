@@ -1,0 +1,34 @@
+"""Canonical hashing: the same settings give the same key whatever the dict order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace; floats keep repr precision."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def key_of(value: Any) -> str:
+    """sha256 of the canonical JSON of `value`: the cache key of whatever it describes."""
+    return sha256_text(canonical_json(value))
+
+
+def derive_seed(seed: int, sample_index: int) -> int:
+    """The generator seed of one image: `seed` itself for sample 0 (as `torch.manual_seed(seed)`
+    gives), a hash of (seed, sample_index) otherwise so samples never collide across seeds."""
+    if sample_index == 0:
+        return int(seed)
+    digest = hashlib.sha256(f"{int(seed)}/{int(sample_index)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

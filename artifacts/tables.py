@@ -1,0 +1,80 @@
+"""Append-only Parquet tables: each write adds one part named by its own sha256.
+
+A part is never rewritten, so concurrent writers cannot corrupt each other, a crash leaves at most
+a temp file behind, and a reader can verify every part against its name.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from artifacts.keys import sha256_bytes
+from artifacts.store import CorruptArtifact, Store
+
+log = logging.getLogger("diffeval")
+
+GENERATIONS = "generations"
+PROMPTS = "prompts"
+RUNS = "runs"
+
+
+def features_table(extractor_fingerprint: str) -> str:
+    return f"features/{extractor_fingerprint}"
+
+
+def append(store: Store, table: str, rows: pa.Table | list[dict], schema: pa.Schema | None = None) -> str | None:
+    """Write `rows` as one new part of `table`; return its relative path (None for no rows)."""
+    data = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+    if data.num_rows == 0:
+        return None
+    buffer = io.BytesIO()
+    pq.write_table(data, buffer, compression="zstd")
+    payload = buffer.getvalue()
+    rel = f"tables/{table}/{sha256_bytes(payload)}.parquet"
+    if not store.exists(rel):
+        store.write_bytes(rel, payload)
+    return rel
+
+
+def read(store: Store, table: str, columns: list[str] | None = None) -> pa.Table | None:
+    """All verified parts of `table` concatenated (None when it has none).
+
+    A part whose bytes do not match its name is skipped with a warning: its rows are then
+    missing, so the work that produced them is redone rather than trusted.
+    """
+    parts = []
+    for rel in store.list(f"tables/{table}", ".parquet"):
+        expected = rel.rsplit("/", 1)[1].removesuffix(".parquet")
+        try:
+            payload = store.read_bytes(rel, expected)
+        except CorruptArtifact:
+            log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
+            continue
+        parts.append(pq.read_table(io.BytesIO(payload), columns=columns))
+    if not parts:
+        return None
+    return pa.concat_tables(parts, promote_options="default")
+
+
+def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:
+    """Rows keyed by `key_column`, the last written row winning."""
+    if table is None:
+        return {}
+    return {row[key_column]: row for row in table.to_pylist()}
+
+
+def compact(store: Store, table: str) -> None:
+    """Merge all parts of `table` into one (under the store lock), dropping the old parts."""
+    with store.lock(f"table-{table.replace('/', '_')}"):
+        old = store.list(f"tables/{table}", ".parquet")
+        if len(old) < 2:
+            return
+        merged = read(store, table)
+        new = append(store, table, merged)
+        for rel in old:
+            if rel != new:
+                store.remove(rel)
+

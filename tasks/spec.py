@@ -1,0 +1,264 @@
+"""EvalSpec: one YAML file says what to evaluate. Validated here, plain values everywhere else."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from artifacts.errors import BadInput
+
+Task = Literal["text-to-image", "class-conditional", "image-to-image"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PromptsSpec(Frozen):
+    source: Literal["builtin", "parti", "drawbench", "file", "hf"] = "builtin"
+    path: str | None = None
+    split: str = "train"
+    columns: dict[str, str] = Field(default_factory=dict)
+    challenges: list[str] | None = None
+    categories: list[str] | None = None
+    per_challenge: int | None = Field(default=None, gt=0)
+    limit: int | None = Field(default=None, gt=0)
+    sample_seed: int = 0
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"prompt", "category", "challenge"}
+        if unknown:
+            raise ValueError(f"unknown column role(s) {sorted(unknown)}; use prompt, category, challenge")
+        return value
+
+
+class GenerationSpec(Frozen):
+    steps: int = Field(default=25, gt=0)
+    guidance_scale: float = Field(default=7.5, ge=0)
+    height: int = Field(default=512, gt=0, multiple_of=8)
+    width: int = Field(default=512, gt=0, multiple_of=8)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    images_per_prompt: int = Field(default=1, gt=0)
+    batch_size: int = Field(default=8, gt=0)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float16"
+    device: str = "auto"
+    scheduler: str | None = None
+    negative_prompt: str | None = None
+    image_guidance_scale: float | None = Field(default=None, ge=0)
+    strength: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in ("auto", "cpu", "mps") and not value.split(":")[0] == "cuda":
+            raise ValueError("use auto, cpu, cuda, cuda:N or mps")
+        return value
+
+
+GENERATION_FIELDS = frozenset(GenerationSpec.model_fields)
+
+
+class ModelSpec(Frozen):
+    """A model to evaluate; any generation field may be overridden per model."""
+
+    name: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    revision: str | None = None
+    pipeline: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_overrides(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        own = {"name", "path", "revision", "pipeline", "overrides"}
+        unknown = set(data) - own - GENERATION_FIELDS
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}")
+        overrides = dict(data.get("overrides") or {})
+        overrides.update({k: v for k, v in data.items() if k in GENERATION_FIELDS})
+        return {**{k: v for k, v in data.items() if k in own}, "overrides": overrides}
+
+
+class ClipScoreSpec(Frozen):
+    model: str = "openai/clip-vit-base-patch16"
+    batch_size: int = Field(default=32, gt=0)
+
+
+class ClipDirectionalSpec(Frozen):
+    model: str = "openai/clip-vit-large-patch14"
+    batch_size: int = Field(default=32, gt=0)
+
+
+class FidSpec(Frozen):
+    pass
+
+
+class KidSpec(Frozen):
+    subsets: int = Field(default=100, gt=0)
+    subset_size: int = Field(default=1000, gt=0)
+    degree: int = Field(default=3, gt=0)
+    gamma: float | None = None
+    coef: float = 1.0
+
+
+class InceptionScoreSpec(Frozen):
+    splits: int = Field(default=10, gt=0)
+
+
+class MetricsSpec(Frozen):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    clip_score: ClipScoreSpec | None = None
+    clip_directional_similarity: ClipDirectionalSpec | None = None
+    fid: FidSpec | None = None
+    kid: KidSpec | None = None
+    inception_score: InceptionScoreSpec | None = Field(default=None, alias="is")
+    inception_weights: str | None = None
+    bootstrap: int = Field(default=1000, ge=1000)
+    bootstrap_seed: int = 0
+
+
+class ClassesSpec(Frozen):
+    words: list[str] | None = None
+    ids: list[int] | None = None
+    path: str | None = None
+    images_per_class: int = Field(default=1, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ClassesSpec":
+        if sum(x is not None for x in (self.words, self.ids, self.path)) != 1:
+            raise ValueError("give exactly one of words, ids or path")
+        return self
+
+
+class ReferenceSpec(Frozen):
+    path: str
+    split: str = "train"
+    image_column: str = "image"
+    label_column: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    center_crop: int | None = Field(default=256, gt=0)
+    resize: Literal["none", "clean", "legacy"] = "none"
+    resize_to: int | None = Field(default=None, gt=0)
+    small: Literal["error", "upscale", "skip"] = "upscale"
+
+
+class EditsSpec(Frozen):
+    source: Literal["builtin", "file", "hf"] = "builtin"
+    path: str | None = None
+    split: str = "train"
+    columns: dict[str, str] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, gt=0)
+    resize: Literal["stretch", "center-crop"] = "center-crop"
+
+
+class SweepSpec(Frozen):
+    seeds: list[int] | None = None
+    steps: list[int] | None = None
+    scheduler: list[str] | None = None
+    guidance_scale: list[float] | None = None
+    image_guidance_scale: list[float] | None = None
+    strength: list[float] | None = None
+
+    def cells(self) -> list[dict[str, Any]]:
+        """The cartesian product of the swept values, in spec order ([{}] when nothing is swept)."""
+        axes = {k: v for k, v in self.model_dump().items() if v}
+        return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+class RegressionSpec(Frozen):
+    tolerance: dict[str, float] = Field(default_factory=dict)
+    fail: bool = False
+
+
+class EvalSpec(Frozen):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    task: Task = "text-to-image"
+    prompts: PromptsSpec = Field(default_factory=PromptsSpec)
+    classes: ClassesSpec | None = None
+    reference: ReferenceSpec | None = None
+    edits: EditsSpec | None = None
+    models: list[ModelSpec] = Field(min_length=1)
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    sweep: SweepSpec = Field(default_factory=SweepSpec)
+    metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec(clip_score=ClipScoreSpec()))
+    regression: RegressionSpec = Field(default_factory=RegressionSpec)
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EvalSpec":
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models: names must be unique (got {names})")
+        for model in self.models:
+            self.generation_for(model)
+        if self.task == "class-conditional" and self.classes is None:
+            raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
+        if (self.metrics.fid or self.metrics.kid) and self.reference is None:
+            raise ValueError("metrics fid/kid need a reference: {path: ...} section with real images")
+        return self
+
+    def generation_for(self, model: ModelSpec, cell: dict[str, Any] | None = None) -> GenerationSpec:
+        """The generation settings of one model in one sweep cell (model overrides, then the cell)."""
+        merged = {**self.generation.model_dump(), **model.overrides, **(cell or {})}
+        if "seeds" in (cell or {}):
+            merged["seeds"] = [cell["seeds"]] if isinstance(cell["seeds"], int) else cell["seeds"]
+        try:
+            return GenerationSpec(**merged)
+        except ValidationError as exc:
+            raise ValueError(f"models[{model.name}]: {_first_error(exc)}") from None
+
+    def resolve_path(self, value: str) -> str:
+        """A relative local path resolves against the spec file's folder; hub ids stay as they are."""
+        candidate = Path(value).expanduser()
+        if candidate.is_absolute():
+            return str(candidate)
+        local = Path(self.base_dir) / candidate
+        if local.exists() or value.startswith((".", "~")) or "/" not in value or value.count("/") > 1:
+            return str(local.resolve())
+        return value
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "spec"
+    return f"{where}: {err['msg']}"
+
+
+def spec_from_dict(data: dict[str, Any], source: str = "spec", base_dir: str | Path = ".") -> EvalSpec:
+    """Validate a spec dict; a problem becomes one BadInput line naming the field."""
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: expected a YAML mapping at the top level; see README 'Spec format'")
+    try:
+        return EvalSpec(**{**data, "base_dir": str(Path(base_dir).resolve())})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "spec"
+        if err["type"] == "extra_forbidden":
+            raise BadInput(f"{source}: unknown key '{where}'; remove it or check the spelling (see README 'Spec format')") from None
+        raise BadInput(f"{source}: {where}: {err['msg']}; fix the value (see README 'Spec format')") from None
+
+
+def load_spec(path: str | Path) -> EvalSpec:
+    """Read and validate an EvalSpec YAML file; relative paths in it resolve against its folder."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: spec file not found; pass the path of an EvalSpec YAML file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BadInput(f"{path}: cannot read the spec ({type(exc).__name__}); fix the YAML") from None
+    return spec_from_dict(data, str(path), path.parent)
+
+
+def spec_to_yaml(spec: EvalSpec) -> str:
+    data = spec.model_dump(by_alias=True, exclude_defaults=False, exclude={"base_dir"})
+    return yaml.safe_dump(data, sort_keys=False)
