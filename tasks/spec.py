@@ -81,7 +81,7 @@ class ModelSpec(Frozen):
         own = {"name", "path", "revision", "pipeline", "overrides"}
         unknown = set(data) - own - GENERATION_FIELDS
         if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)}")
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; a model takes name, path, revision, pipeline and generation fields")
         overrides = dict(data.get("overrides") or {})
         overrides.update({k: v for k, v in data.items() if k in GENERATION_FIELDS})
         return {**{k: v for k, v in data.items() if k in own}, "overrides": overrides}
@@ -214,7 +214,7 @@ class EvalSpec(Frozen):
         try:
             return GenerationSpec(**merged)
         except ValidationError as exc:
-            raise ValueError(f"models[{model.name}]: {_first_error(exc)}") from None
+            raise ValueError(f"model {model.name}: {_first_error(exc)}") from None
 
     def resolve_path(self, value: str) -> str:
         """A relative local path resolves against the spec file's folder; hub ids stay as they are."""
@@ -240,11 +240,13 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec", base_dir: str | P
     try:
         return EvalSpec(**{**data, "base_dir": str(Path(base_dir).resolve())})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         where = ".".join(str(p) for p in err["loc"]) or "spec"
         if err["type"] == "extra_forbidden":
             raise BadInput(f"{source}: unknown key '{where}'; remove it or check the spelling (see README 'Spec format')") from None
-        raise BadInput(f"{source}: {where}: {err['msg']}; fix the value (see README 'Spec format')") from None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise BadInput(f"{source}: {where}: {message}; fix the value (see README 'Spec format')") from None
 
 
 def load_spec(path: str | Path) -> EvalSpec:

@@ -1,0 +1,49 @@
+"""Readers behind `diffeval inspect`: plain rows from the store, for tables or JSON."""
+
+from __future__ import annotations
+
+from artifacts import tables
+from artifacts.errors import BadInput
+from artifacts.runfiles import list_runs, read_run_table
+from artifacts.store import Store, image_rel
+
+
+def resolve_run(store: Store, run: str | None) -> str:
+    """A run id from an id, a unique prefix, or None/'latest' for the newest run."""
+    ids = [r["run_id"] for r in list_runs(store)]
+    if not ids:
+        raise BadInput(f"store {store.root}: no runs yet; run `diffeval run SPEC --store {store.root}` first")
+    if run in (None, "latest"):
+        return ids[-1]
+    matches = [i for i in ids if i == run] or [i for i in ids if i.startswith(run)]
+    if len(matches) != 1:
+        raise BadInput(f"--run {run}: {'no' if not matches else 'more than one'} run matches in {store.root}; see `diffeval inspect runs`")
+    return matches[0]
+
+
+def runs(store: Store) -> list[dict]:
+    return [{k: r[k] for k in ("run_id", "name", "task", "status", "created", "path")} for r in list_runs(store)]
+
+
+def images(store: Store, run: str | None) -> list[dict]:
+    """One row per image of a run: key, model, prompt_id, prompt, seed, sample_index, path, sha256."""
+    run_id = resolve_run(store, run)
+    generated = tables.latest_by(tables.read(store, tables.GENERATIONS), "key")
+    rows = []
+    for item in read_run_table(store, run_id, "items"):
+        gen = generated.get(item["key"], {})
+        rows.append({"key": item["key"], "model": item["variant"], "prompt_id": item["condition_id"],
+                     "prompt": gen.get("prompt"), "seed": item["seed"], "sample_index": item["sample_index"],
+                     "path": str(store.path(image_rel(item["key"]))), "sha256": gen.get("sha256")})
+    return rows
+
+
+def scores(store: Store, run: str | None) -> list[dict]:
+    """One row per image and metric: key, model, metric, value (and the prompt, seed, sample)."""
+    return [{"key": r["key"], "model": r["variant"], "metric": r["metric"], "value": r["value"],
+             "prompt_id": r["condition_id"], "seed": r["seed"], "sample_index": r["sample_index"]}
+            for r in read_run_table(store, resolve_run(store, run), "scores")]
+
+
+def metrics(store: Store, run: str | None) -> list[dict]:
+    return read_run_table(store, resolve_run(store, run), "metrics")

@@ -1,0 +1,83 @@
+"""The evaluation DAG as one Prefect flow: prepare → generate → extract → score → report.
+
+Tasks are thin wrappers over the pure functions in tasks/; they pass small values (keys, paths,
+counts) and never ask Prefect to cache or persist results: the store is the cache.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from artifacts.store import Store
+from tasks import stages
+from tasks.prepare import Prepared, prepare
+from tasks.progress import progress_bar
+from tasks.runs import new_run_id
+from tasks.summary import finish_run, summary_markdown
+
+SHARD_SIZE = 256
+
+
+@task(name="prepare", cache_policy=NO_CACHE)
+def prepare_task(spec_path: str, store_root: str) -> Prepared:
+    """Load the spec, its prompts/classes/edits and models; compute every generation key."""
+    return prepare(spec_path, Store(store_root))
+
+
+@task(name="generate", cache_policy=NO_CACHE)
+def generate_task(store_root: str, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
+    """Generate one shard of one variant's missing images."""
+    return stages.generate_variant(Store(store_root), prepared, variant, items, progress)
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_task(store_root: str, prepared: Prepared, progress=None) -> dict:
+    """Cache the features the metrics need; return the counts."""
+    store = Store(store_root)
+    rows = stages.generated_rows(store, prepared)
+    extracted, reused = stages.extract_stage(store, prepared, rows, progress)
+    return {"features_extracted": extracted, "features_reused": reused}
+
+
+@task(name="score-and-report", cache_policy=NO_CACHE)
+def score_task(store_root: str, prepared: Prepared, run_id: str, counts: dict) -> dict:
+    """Metrics from cached features, the run folder, the report and the regression verdicts."""
+    store = Store(store_root)
+    rows = stages.generated_rows(store, prepared)
+    scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows)
+    return finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
+
+
+def _artifact_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", f"diffeval-{name}".lower()).strip("-")
+
+
+@flow(name="diffeval-evaluate", task_runner=ThreadPoolTaskRunner(max_workers=1))
+def evaluate(spec_path: str, store: str | None = None) -> dict:
+    """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
+    store_root = str(Store(store).root)
+    prepared = prepare_task(spec_path, store_root)
+    run_id = new_run_id(prepared.spec.name)
+    with progress_bar() as progress:
+        todo = stages.missing_by_variant(Store(store_root), prepared)
+        shards = [(v, todo[v["variant"]][i : i + SHARD_SIZE]) for v in prepared.variants if v["variant"] in todo
+                  for i in range(0, len(todo[v["variant"]]), SHARD_SIZE)]
+        futures = [generate_task.submit(store_root, prepared, v, items, progress) for v, items in shards]
+        generated = sum(f.result() for f in futures)
+        planned = len({i["key"] for i in prepared.items})
+        counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
+        counts |= extract_task(store_root, prepared, progress)
+    summary = score_task(store_root, prepared, run_id, counts)
+    key = _artifact_key(prepared.spec.name)
+    create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
+    create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")
+    if summary.get("regression_failed"):
+        from tasks.summary import RegressionFailed
+
+        raise RegressionFailed(summary)
+    return summary

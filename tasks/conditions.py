@@ -1,0 +1,42 @@
+"""What each image is conditioned on: prompts, class labels or edit pairs, as uniform condition rows.
+
+A condition row: condition_id, condition (the pixel-changing inputs that go into the generation key),
+text (what CLIP scores it against, or the class label), groups (breakdowns such as category:Animals)
+and meta (shown in reports and inspect).
+"""
+
+from __future__ import annotations
+
+from artifacts.errors import BadInput
+from artifacts.store import Store
+from tasks.spec import EvalSpec
+
+
+def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
+    """Text-to-image: one condition per prompt, grouped by Parti-style category and challenge."""
+    rows = []
+    for p in prompts:
+        groups = [f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind)]
+        rows.append({"condition_id": p["prompt_id"], "condition": {"prompt": p["text"]}, "text": p["text"],
+                     "groups": groups, "meta": {"category": p.get("category"), "challenge": p.get("challenge")}})
+    return rows
+
+
+def spec_to_conditions(spec: EvalSpec, store: Store) -> list[dict]:
+    """The condition rows of a spec's task (reading prompt files, class lists or edit sets)."""
+    if spec.task == "text-to-image":
+        from tasks.prompts import load_prompts
+
+        conditions = prompts_to_conditions(load_prompts(spec.prompts, spec.base_dir))
+    elif spec.task == "class-conditional":
+        from tasks.classes import spec_to_class_conditions
+
+        conditions = spec_to_class_conditions(spec)
+    else:
+        from tasks.edits import load_edits
+        from tasks.edit_conditions import edits_to_conditions
+
+        conditions = edits_to_conditions(load_edits(spec.edits, spec.base_dir), spec, store)
+    if not conditions:
+        raise BadInput(f"{spec.name}: nothing to evaluate (no prompts, classes or edits); check the spec's input section")
+    return conditions

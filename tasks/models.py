@@ -1,0 +1,172 @@
+"""Resolving, fingerprinting and loading models: hub ids and local folders take one path."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from artifacts.errors import BadInput
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".onnx", ".gguf")
+_FILE_HASHES: dict[tuple, str] = {}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model reference made concrete: a local folder and a fingerprint of what is in it."""
+
+    ref: str
+    local_dir: str
+    fingerprint: str
+    revision: str | None = None
+
+
+def _looks_like_hub_id(ref: str) -> bool:
+    return ref.count("/") == 1 and not ref.startswith((".", "/", "~")) and not Path(ref).exists()
+
+
+def _file_sha256(path: Path) -> str:
+    """Content hash of a weight file, memoised per (path, size, mtime) within the process."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+        _FILE_HASHES[memo] = digest.hexdigest()
+    return _FILE_HASHES[memo]
+
+
+def fingerprint_folder(folder: str | Path) -> str:
+    """sha256 over every file's relative path and content (weights hashed once per process)."""
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)):
+        rel = path.relative_to(root).as_posix()
+        digest.update(rel.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
+    return digest.hexdigest()[:32]
+
+
+def _hub_snapshot(ref: str, revision: str | None, kind: str) -> str:
+    try:
+        if kind == "diffusers":
+            from diffusers import DiffusionPipeline
+
+            return str(DiffusionPipeline.download(ref, revision=revision))
+        from huggingface_hub import snapshot_download
+
+        patterns = ["*.json", "*.txt", "*.safetensors", "*.model"]
+        return snapshot_download(ref, revision=revision, allow_patterns=patterns)
+    except Exception as exc:  # the hub client raises many types for "offline" / "not found"
+        raise BadInput(
+            f"model '{ref}': hub id unreachable ({type(exc).__name__}: offline or not found); "
+            "download it first or pass a local folder path"
+        ) from None
+
+
+def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers", who: str = "model") -> ResolvedModel:
+    """Find the folder behind `ref` (local folder, or hub id via the HF cache/download) and fingerprint it."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        marker = "model_index.json" if kind == "diffusers" else "config.json"
+        if not (path / marker).is_file():
+            raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder saved with save_pretrained")
+        return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
+    if not _looks_like_hub_id(ref):
+        raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")
+    local = _hub_snapshot(ref, revision, kind)
+    # A hub snapshot folder is named by its commit; its files are content-addressed blobs.
+    return ResolvedModel(ref, local, f"hub:{ref}@{Path(local).name}", revision)
+
+
+def scheduler_class(name: str):
+    """The diffusers scheduler class called `name`, or a BadInput listing close names."""
+    import diffusers
+    from diffusers import SchedulerMixin
+
+    cls = getattr(diffusers, name, None)
+    if isinstance(cls, type) and issubclass(cls, SchedulerMixin):
+        return cls
+    known = [n for n in dir(diffusers) if n.endswith("Scheduler") or n.endswith("SchedulerMultistep")]
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "use a diffusers scheduler class name such as DPMSolverMultistepScheduler"
+    raise BadInput(f"scheduler '{name}': unknown; {hint}")
+
+
+def scheduler_config(local_dir: str, swap_to: str | None) -> dict:
+    """The scheduler config a pipeline will run with (after an optional swap), without loading weights."""
+    from diffusers import SchedulerMixin
+
+    config_path = Path(local_dir) / "scheduler" / "scheduler_config.json"
+    base = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    name = swap_to or base.get("_class_name")
+    if not name:
+        return {}
+    cls = scheduler_class(name)
+    scheduler = cls.from_config({k: v for k, v in base.items() if k != "_class_name"})
+    config = dict(scheduler.config)
+    config["_class_name"] = cls.__name__
+    config.pop("_diffusers_version", None)
+    config.pop("_use_default_values", None)
+    return json.loads(json.dumps(config, default=str))
+
+
+def pipeline_class_name(local_dir: str, override: str | None = None) -> str:
+    """The pipeline class a folder declares (model_index.json), unless overridden."""
+    if override:
+        return override
+    index = Path(local_dir) / "model_index.json"
+    try:
+        return json.loads(index.read_text())["_class_name"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        raise BadInput(f"model '{local_dir}': unreadable model_index.json; pass a diffusers pipeline folder") from None
+
+
+def pick_device(device: str) -> str:
+    """auto → cuda, else mps, else cpu."""
+    import torch
+
+    if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BadInput(f"generation.device '{device}': CUDA is not available here; use device: auto or cpu")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def effective_dtype(dtype: str, device: str) -> str:
+    """float16 on a CPU runs slowly or not at all: it falls back to float32 there (recorded in keys)."""
+    if device == "cpu" and dtype == "float16":
+        return "float32"
+    return dtype
+
+
+def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dtype: str, device: str):
+    """DiffusionPipeline.from_pretrained on the resolved folder, scheduler swapped, moved to device."""
+    import diffusers
+    import torch
+
+    cls = getattr(diffusers, pipeline, None)
+    if cls is None:
+        raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; upgrade diffusers or pick another pipeline class")
+    pipe = cls.from_pretrained(model.local_dir, torch_dtype=getattr(torch, dtype))
+    if scheduler:
+        pipe.scheduler = scheduler_class(scheduler).from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def library_versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__, "python": os.sys.version.split()[0]}

@@ -1,0 +1,16 @@
+"""Metric and column names: one place, used by metrics, tables, reports and the CLI."""
+
+CLIP_SCORE = "clip_score"
+CLIP_DIRECTIONAL = "clip_directional_similarity"
+CLIP_CONSISTENCY = "clip_image_consistency"
+FID = "fid"
+KID = "kid"
+KID_STD = "kid_std"
+IS = "is"
+IS_STD = "is_std"
+
+GROUP_ALL = "all"
+
+METRIC_COLUMNS = ("model", "metric", "group", "value", "ci_low", "ci_high", "n")
+COMPARISON_COLUMNS = ("a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n")
+SCORE_COLUMNS = ("key", "model", "metric", "value")

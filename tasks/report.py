@@ -1,0 +1,67 @@
+"""report.html: metric and comparison tables and an image grid, self-contained in the run folder."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from artifacts.store import Store, image_rel, run_rel
+
+GRID_ROWS = 60
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right}th{background:#f4f4f4}
+td.l,th.l{text-align:left}.grid img{width:160px;height:auto;image-rendering:pixelated}.warn{color:#a40}
+.bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}"""
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def html_table(rows: list[dict], columns: list[str], caption: str = "", row_class=None) -> str:
+    """A plain HTML table of `rows` (strings left-aligned, numbers right-aligned)."""
+    if not rows:
+        return ""
+    head = "".join(f"<th class='l'>{html.escape(c)}</th>" if isinstance(rows[0].get(c), str) else f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for r in rows:
+        cls = f" class='{row_class(r)}'" if row_class and row_class(r) else ""
+        cells = "".join(f"<td class='l'>{_fmt(r.get(c))}</td>" if isinstance(r.get(c), str) else f"<td>{_fmt(r.get(c))}</td>" for c in columns)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<tr>{head}</tr>{''.join(body)}</table>"
+
+
+def image_grid(store: Store, run_id: str, items: list[dict], conditions: list[dict], variants: list[str], title: str = "Samples") -> str:
+    """A row per condition, a column per variant, the first seed and sample; images copied beside the report."""
+    first = {}
+    for item in items:
+        slot = (item["condition_id"], item["variant"])
+        if slot not in first or (item["seed"], item["sample_index"]) < (first[slot]["seed"], first[slot]["sample_index"]):
+            first[slot] = item
+    head = "<th class='l'>condition</th>" + "".join(f"<th>{html.escape(v)}</th>" for v in variants)
+    rows = []
+    for condition in conditions[:GRID_ROWS]:
+        cells = []
+        for variant in variants:
+            item = first.get((condition["condition_id"], variant))
+            if item is None:
+                cells.append("<td></td>")
+                continue
+            local = f"images/{item['key']}.png"
+            store.link_or_copy(image_rel(item["key"]), run_rel(run_id, local))
+            cells.append(f"<td><img src='{local}' alt='{html.escape(variant)}' title='seed {item['seed']}'></td>")
+        rows.append(f"<tr><td class='l'>{html.escape(condition['text'])}</td>{''.join(cells)}</tr>")
+    more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
+    return f"<h2>{html.escape(title)}</h2><table class='grid'><tr>{head}</tr>{''.join(rows)}</table>{more}"
+
+
+def write_report(store: Store, run_id: str, title: str, sections: list[str]) -> str:
+    """Write runs/<run_id>/report.html from ready HTML sections; return its absolute path."""
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
+    rel = run_rel(run_id, "report.html")
+    store.write_text(rel, page)
+    return str(store.path(rel))

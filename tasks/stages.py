@@ -1,0 +1,70 @@
+"""The stages of one evaluation as pure functions: generate, extract, score. The flow wires them."""
+
+from __future__ import annotations
+
+from artifacts.store import Store, image_rel
+from tasks.generate import generate_missing
+from tasks.metrics import aggregate_samples, compare_samples, comparison_pairs
+from tasks.plan import existing_images, split_missing
+from tasks.prepare import Prepared
+from tasks.scoring import clip_score_samples, extract_clip_features
+from tasks.names import CLIP_SCORE
+
+
+def missing_by_variant(store: Store, prepared: Prepared) -> dict[str, list[dict]]:
+    """The items each variant still has to generate (a key shared by two variants is made once)."""
+    existing = existing_images(store, {i["key"] for i in prepared.items})
+    missing, _ = split_missing(prepared.items, existing)
+    out: dict[str, list[dict]] = {}
+    for item in missing:
+        out.setdefault(item["variant"], []).append(item)
+    return out
+
+
+def generate_variant(store: Store, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
+    """Generate the missing images of one variant (the pipeline is loaded only when needed)."""
+    source_image = None
+    if prepared.spec.task == "image-to-image":
+        from tasks.edit_conditions import source_image_rule
+
+        source_image = source_image_rule(prepared.spec)
+    return generate_missing(store, items, prepared.condition_map(), prepared.models[variant["model"]], variant["pipeline"],
+                            variant["gen"], variant["dtype"], variant["device"], source_image, progress)
+
+
+def generated_rows(store: Store, prepared: Prepared) -> dict[str, dict]:
+    """key → generation row for every item of the run (all must exist after generation)."""
+    rows = existing_images(store, {i["key"] for i in prepared.items})
+    absent = [i["key"] for i in prepared.items if i["key"] not in rows]
+    if absent:
+        raise RuntimeError(f"{len(absent)} planned images are missing after generation (first: {absent[0]})")
+    return rows
+
+
+def extract_stage(store: Store, prepared: Prepared, rows: dict[str, dict], progress=None) -> tuple[int, int]:
+    """Extract every feature the spec's metrics need that the cache lacks; return (extracted, reused)."""
+    spec, extracted, reused = prepared.spec, 0, 0
+    if spec.metrics.clip_score is not None:
+        images = {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in prepared.items}
+        texts = [c["text"] for c in prepared.conditions]
+        device = prepared.variants[0]["device"]
+        e, r = extract_clip_features(store, prepared.metric_models[CLIP_SCORE], images, texts, device,
+                                     spec.metrics.clip_score.batch_size, progress)
+        extracted, reused = extracted + e, reused + r
+    return extracted, reused
+
+
+def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict], list[str]]:
+    """Per-image scores, metric rows per model and group, paired comparisons, extra report sections."""
+    spec, scores, metrics, comparisons, sections = prepared.spec, [], [], [], []
+    groups = {c["condition_id"]: c["groups"] for c in prepared.conditions}
+    pairs = comparison_pairs(prepared.variants)
+    boot = dict(resamples=spec.metrics.bootstrap, seed=spec.metrics.bootstrap_seed)
+    if spec.metrics.clip_score is not None:
+        image_sha = {k: r["sha256"] for k, r in rows.items()}
+        text_of = {c["condition_id"]: c["text"] for c in prepared.conditions}
+        samples = clip_score_samples(store, prepared.metric_models[CLIP_SCORE], prepared.items, image_sha, text_of)
+        scores += samples
+        metrics += aggregate_samples(samples, CLIP_SCORE, groups.__getitem__, **boot)
+        comparisons += compare_samples(samples, CLIP_SCORE, pairs, **boot)
+    return scores, metrics, comparisons, sections
