@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 
+def _finite(value: Any) -> Any:
+    # Scheduler configs hold -inf (e.g. lambda_min_clipped); JSON has no such number, so spell it.
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace; floats keep repr precision."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """JSON with sorted keys and no whitespace; floats keep repr precision, inf/nan become strings."""
+    return json.dumps(_finite(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def sha256_bytes(data: bytes) -> str:

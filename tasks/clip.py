@@ -34,6 +34,9 @@ def load_clip(resolved: ResolvedModel, device: str = "cpu") -> Clip:
     """CLIPModel and CLIPProcessor from the resolved folder, in eval mode on `device`."""
     from transformers import CLIPModel, CLIPProcessor
 
+    from tasks.models import quiet_libraries
+
+    quiet_libraries()
     model = CLIPModel.from_pretrained(resolved.local_dir).eval().to(device)
     processor = CLIPProcessor.from_pretrained(resolved.local_dir)
     image_fp, text_fp = clip_fingerprints(resolved)

@@ -149,11 +149,27 @@ def effective_dtype(dtype: str, device: str) -> str:
     return dtype
 
 
+def quiet_libraries() -> None:
+    """Our progress bars and one-line errors replace the libraries' per-load bars and advice."""
+    import warnings
+
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    # diffusers >= 0.36 renamed torch_dtype to dtype; older releases only know torch_dtype.
+    warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+
+
 def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dtype: str, device: str):
     """DiffusionPipeline.from_pretrained on the resolved folder, scheduler swapped, moved to device."""
     import diffusers
     import torch
 
+    quiet_libraries()
     cls = getattr(diffusers, pipeline, None)
     if cls is None:
         raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; upgrade diffusers or pick another pipeline class")
