@@ -45,6 +45,7 @@ def _print_rows(rows: list[dict], as_json: bool, title: str) -> None:
         print(json.dumps(rows, default=str))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
@@ -52,7 +53,7 @@ def _print_rows(rows: list[dict], as_json: bool, title: str) -> None:
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()])
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row.values()])
     Console().print(table)
 
 

@@ -1,4 +1,4 @@
-"""`diffeval demo`: tiny random-weight models built into the store, built-in inputs, one command."""
+"""`diffeval demo`: tiny random-weight models built into the store, built-in inputs, one command each scenario."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from artifacts.store import Store
 
 DEMO_GENERATION = {"steps": 4, "guidance_scale": 7.5, "height": 64, "width": 64, "seeds": [0, 1],
                    "images_per_prompt": 1, "batch_size": 8, "dtype": "float32", "device": "auto"}
+# The classes of the guide's ten real ImageNet images (cassette player, chain saw, church, ...) and more.
+DEMO_CLASSES = ["tench", "goldfish", "church", "parachute", "gas pump", "chain saw", "cassette player",
+                "golf ball", "French horn", "garbage truck"]
 
 
 def text_to_image_spec(models: dict[str, Path]) -> dict:
@@ -22,16 +25,35 @@ def text_to_image_spec(models: dict[str, Path]) -> dict:
     }
 
 
+def class_conditional_spec(models: dict[str, Path], references: Path) -> dict:
+    """A tiny DiT swept over seeds and step counts, FID/KID/IS against procedural real images."""
+    return {
+        "name": "demo-class-conditional", "task": "class-conditional",
+        "classes": {"words": DEMO_CLASSES, "images_per_class": 2},
+        "models": [{"name": "tiny-dit", "path": str(models["dit"])}],
+        "generation": {"steps": 4, "guidance_scale": 4.0, "seeds": [0], "batch_size": 20, "dtype": "float32",
+                       "device": "auto", "scheduler": "DPMSolverMultistepScheduler"},
+        "sweep": {"seeds": [0, 1], "steps": [2, 4]},
+        "reference": {"path": str(references), "center_crop": None},
+        "metrics": {"fid": {}, "kid": {"subsets": 50, "subset_size": 20}, "is": {"splits": 4},
+                    "inception_weights": str(models["inception"])},
+    }
+
+
 def write_demo_spec(store: str | None) -> list[str]:
-    """Build the tiny models if absent and write the demo specs into the store; return their paths."""
+    """Build the tiny models and demo data if absent, write the demo specs into the store; return their paths."""
+    from tasks.references import procedural_reference_set
     from tasks.tiny import build_tiny_models
 
     root = Store(store).root
     models = build_tiny_models(root / "models" / "tiny")
-    specs = [text_to_image_spec(models)]
+    references = root / "demo" / "reference-images"
+    if not (references / DEMO_CLASSES[-1]).is_dir():
+        procedural_reference_set(references, per_class=4, names=DEMO_CLASSES)
+    specs = [text_to_image_spec(models), class_conditional_spec(models, references)]
     paths = []
     for spec in specs:
-        path = root / "demo" / f"{spec['name']}.yaml"
-        Store(root).write_text(f"demo/{path.name}", yaml.safe_dump(spec, sort_keys=False))
-        paths.append(str(path))
+        rel = f"demo/{spec['name']}.yaml"
+        Store(root).write_text(rel, yaml.safe_dump(spec, sort_keys=False))
+        paths.append(str(root / rel))
     return paths

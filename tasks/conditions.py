@@ -22,7 +22,7 @@ def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
     return rows
 
 
-def spec_to_conditions(spec: EvalSpec, store: Store) -> list[dict]:
+def spec_to_conditions(spec: EvalSpec, store: Store, model_dirs: list[str]) -> list[dict]:
     """The condition rows of a spec's task (reading prompt files, class lists or edit sets)."""
     if spec.task == "text-to-image":
         from tasks.prompts import load_prompts
@@ -31,7 +31,7 @@ def spec_to_conditions(spec: EvalSpec, store: Store) -> list[dict]:
     elif spec.task == "class-conditional":
         from tasks.classes import spec_to_class_conditions
 
-        conditions = spec_to_class_conditions(spec)
+        conditions = spec_to_class_conditions(spec, model_dirs[0])
     else:
         from tasks.edits import load_edits
         from tasks.edit_conditions import edits_to_conditions

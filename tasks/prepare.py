@@ -11,6 +11,7 @@ from pathlib import Path
 
 from artifacts.store import Store
 from tasks.conditions import spec_to_conditions
+from tasks.inception_stage import store_references, wants_inception
 from tasks.models import ResolvedModel, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
 from tasks.plan import plan_variant, variant_label
 from tasks.spec import EvalSpec, load_spec
@@ -27,6 +28,7 @@ class Prepared:
     variants: list[dict]
     items: list[dict]
     metric_models: dict[str, ResolvedModel] = field(default_factory=dict)
+    references: list[dict] = field(default_factory=list)
 
     def condition_map(self) -> dict[str, dict]:
         return {c["condition_id"]: c for c in self.conditions}
@@ -48,6 +50,8 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
     for cell in spec.sweep.cells():
         for index, model in enumerate(spec.models):
             gen = spec.generation_for(model, cell)
+            if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
+                gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
             if gen.scheduler:
                 scheduler_class(gen.scheduler)
             device = pick_device(gen.device)
@@ -62,11 +66,15 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
     """Load and check everything a run needs; raises BadInput on the first problem."""
     spec = load_spec(spec_path)
-    conditions = spec_to_conditions(spec, store)
     models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path") for m in spec.models}
+    conditions = spec_to_conditions(spec, store, [m.local_dir for m in models.values()])
     metric_models = resolve_metric_models(spec)
+    if wants_inception(spec):
+        references = store_references(spec, store)
+    else:
+        references = []
     variants = spec_to_variants(spec, models)
     items = []
     for v in variants:
         items += plan_variant(v, models[v["model"]], conditions)
-    return Prepared(spec, str(Path(spec_path).resolve()), conditions, models, variants, items, metric_models)
+    return Prepared(spec, str(Path(spec_path).resolve()), conditions, models, variants, items, metric_models, references)

@@ -130,7 +130,7 @@ class ClassesSpec(Frozen):
     words: list[str] | None = None
     ids: list[int] | None = None
     path: str | None = None
-    images_per_class: int = Field(default=1, gt=0)
+    images_per_class: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> "ClassesSpec":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from artifacts.store import Store, image_rel
+from artifacts.store import Store, image_rel, ref_rel
 from tasks.generate import generate_missing
 from tasks.metrics import aggregate_samples, compare_samples, comparison_pairs
 from tasks.plan import existing_images, split_missing
 from tasks.prepare import Prepared
 from tasks.scoring import clip_score_samples, extract_clip_features
 from tasks.names import CLIP_SCORE
+from tasks.inception_stage import extract_inception_features, fragility_section, score_sets, wants_inception
+from tasks.report import html_table
+from tasks.sweeps import seed_summary
 
 
 def missing_by_variant(store: Store, prepared: Prepared) -> dict[str, list[dict]]:
@@ -51,6 +54,12 @@ def extract_stage(store: Store, prepared: Prepared, rows: dict[str, dict], progr
         e, r = extract_clip_features(store, prepared.metric_models[CLIP_SCORE], images, texts, device,
                                      spec.metrics.clip_score.batch_size, progress)
         extracted, reused = extracted + e, reused + r
+    if wants_inception(spec):
+        images = {r["sha256"]: ref_rel(r["sha256"]) for r in prepared.references}
+        images |= {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in prepared.items}
+        sources = {r["sha256"]: r["source"] for r in prepared.references}
+        e, r = extract_inception_features(store, spec, images, sources, prepared.variants[0]["device"], progress=progress)
+        extracted, reused = extracted + e, reused + r
     return extracted, reused
 
 
@@ -67,4 +76,12 @@ def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict]) -> tupl
         scores += samples
         metrics += aggregate_samples(samples, CLIP_SCORE, groups.__getitem__, **boot)
         comparisons += compare_samples(samples, CLIP_SCORE, pairs, **boot)
+    if wants_inception(spec):
+        label_of = {c["condition_id"]: c["text"] for c in prepared.conditions}
+        image_sha = {k: r["sha256"] for k, r in rows.items()}
+        metrics += score_sets(store, spec, prepared.references, prepared.variants, prepared.items, image_sha, label_of)
+        sections.append(fragility_section(metrics))
+    summary = seed_summary(metrics, prepared.variants)
+    if summary:
+        sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))
     return scores, metrics, comparisons, sections

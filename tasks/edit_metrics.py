@@ -1,0 +1,50 @@
+"""Edit metrics on CLIP embeddings: directional similarity and image consistency (arrays in, numbers out)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# torch.nn.functional.cosine_similarity's default eps: the guide's code path clamps tiny norms with it.
+COSINE_EPS = 1e-8
+
+
+def _unit_rows(vectors: np.ndarray, name: str) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"{name}: expected a [N, D] array of embeddings, got shape {v.shape}")
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _same_shape(**arrays: np.ndarray) -> None:
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"embedding arrays must have one shape [N, D]; got {shapes}")
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cos(a, b) as torch's cosine_similarity: a zero-length row gives 0, not NaN."""
+    norm_a = np.maximum(np.linalg.norm(a, axis=-1), COSINE_EPS)
+    norm_b = np.maximum(np.linalg.norm(b, axis=-1), COSINE_EPS)
+    return np.sum(a * b, axis=-1) / (norm_a * norm_b)
+
+
+def directional_similarity(src_img: np.ndarray, edit_img: np.ndarray, src_txt: np.ndarray, out_txt: np.ndarray) -> np.ndarray:
+    """Per pair cos(E_img(edited) - E_img(source), E_txt(output) - E_txt(input)) on L2-normalized embeddings.
+
+    An unchanged image (or input caption == output caption) has no direction; it scores 0, which is
+    what the diffusers guide's torch.nn.functional.cosine_similarity returns for a zero vector.
+    """
+    src_img, edit_img = _unit_rows(src_img, "src_img"), _unit_rows(edit_img, "edit_img")
+    src_txt, out_txt = _unit_rows(src_txt, "src_txt"), _unit_rows(out_txt, "out_txt")
+    _same_shape(src_img=src_img, edit_img=edit_img)
+    _same_shape(src_txt=src_txt, out_txt=out_txt)
+    if src_img.shape[0] != src_txt.shape[0]:
+        raise ValueError(f"{src_img.shape[0]} image pairs but {src_txt.shape[0]} caption pairs")
+    return _cosine(edit_img - src_img, out_txt - src_txt)
+
+
+def image_consistency(src_img: np.ndarray, edit_img: np.ndarray) -> np.ndarray:
+    """Per pair cos(E_img(source), E_img(edited)): how much of the source survives the edit."""
+    src_img, edit_img = _unit_rows(src_img, "src_img"), _unit_rows(edit_img, "edit_img")
+    _same_shape(src_img=src_img, edit_img=edit_img)
+    return np.sum(src_img * edit_img, axis=-1)
