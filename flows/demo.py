@@ -40,6 +40,18 @@ def class_conditional_spec(models: dict[str, Path], references: Path) -> dict:
     }
 
 
+def image_to_image_spec(models: dict[str, Path]) -> dict:
+    """Tiny InstructPix2Pix against tiny img2img on the built-in edits, swept over both guidance scales."""
+    return {
+        "name": "demo-image-to-image", "task": "image-to-image", "edits": {"source": "builtin"},
+        "models": [{"name": "tiny-instruct-pix2pix", "path": str(models["pix2pix"])},
+                   {"name": "tiny-img2img", "path": str(models["img2img"]), "strength": 0.75}],
+        "generation": {**DEMO_GENERATION, "seeds": [0], "guidance_scale": 7.5, "image_guidance_scale": 1.5},
+        "sweep": {"guidance_scale": [1.5, 7.5], "image_guidance_scale": [1.0, 2.0]},
+        "metrics": {"clip_directional_similarity": {"model": str(models["clip"])}, "clip_score": {"model": str(models["clip"])}},
+    }
+
+
 def write_demo_spec(store: str | None) -> list[str]:
     """Build the tiny models and demo data if absent, write the demo specs into the store; return their paths."""
     from tasks.references import procedural_reference_set
@@ -50,7 +62,7 @@ def write_demo_spec(store: str | None) -> list[str]:
     references = root / "demo" / "reference-images"
     if not (references / DEMO_CLASSES[-1]).is_dir():
         procedural_reference_set(references, per_class=4, names=DEMO_CLASSES)
-    specs = [text_to_image_spec(models), class_conditional_spec(models, references)]
+    specs = [text_to_image_spec(models), image_to_image_spec(models), class_conditional_spec(models, references)]
     paths = []
     for spec in specs:
         rel = f"demo/{spec['name']}.yaml"

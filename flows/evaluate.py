@@ -49,7 +49,7 @@ def score_task(store_root: str, prepared: Prepared, run_id: str, counts: dict) -
     """Metrics from cached features, the run folder, the report and the regression verdicts."""
     store = Store(store_root)
     rows = stages.generated_rows(store, prepared)
-    scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows)
+    scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows, run_id)
     return finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
 
 

@@ -23,10 +23,16 @@ class Clip:
     text_fingerprint: str
 
 
-def clip_fingerprints(resolved: ResolvedModel) -> tuple[str, str]:
+# How texts longer than CLIP's context are cut: "torchmetrics" slices the token ids after tokenizing
+# (as clip_score does; the EOS token is lost), "tokenizer" lets the tokenizer truncate (EOS kept, as
+# the diffusers guide's DirectionalSimilarity does). Identical for texts that fit.
+TRUNCATION = ("torchmetrics", "tokenizer")
+
+
+def clip_fingerprints(resolved: ResolvedModel, truncate: str = "torchmetrics") -> tuple[str, str]:
     """Extractor fingerprints (image, text): model content + the preprocessing and layer used."""
     image = key_of({"extractor": "clip-image", "model": resolved.fingerprint, "input": "uint8-chw", "layer": "image_embeds"})
-    text = key_of({"extractor": "clip-text", "model": resolved.fingerprint, "truncate": "max_position_embeddings", "layer": "text_embeds"})
+    text = key_of({"extractor": "clip-text", "model": resolved.fingerprint, "truncate": truncate, "layer": "text_embeds"})
     return f"clip-image-{image[:24]}", f"clip-text-{text[:24]}"
 
 
@@ -60,12 +66,13 @@ def images_to_clip_embeds(clip: Clip, images: list[torch.Tensor], batch_size: in
 
 
 @torch.inference_mode()
-def texts_to_clip_embeds(clip: Clip, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Texts → projected text embeddings [N, D] float32, truncated as torchmetrics truncates."""
+def texts_to_clip_embeds(clip: Clip, texts: list[str], batch_size: int = 64, truncate: str = "torchmetrics") -> np.ndarray:
+    """Texts → projected text embeddings [N, D] float32, long texts cut as `truncate` says."""
     limit = clip.model.config.text_config.max_position_embeddings
+    cut = {"truncation": True, "max_length": limit} if truncate == "tokenizer" else {}
     out = []
     for start in range(0, len(texts), batch_size):
-        tokens = clip.processor(text=list(texts[start : start + batch_size]), return_tensors="pt", padding=True)
+        tokens = clip.processor(text=list(texts[start : start + batch_size]), return_tensors="pt", padding=True, **cut)
         ids, mask = tokens["input_ids"][..., :limit], tokens["attention_mask"][..., :limit]
         out.append(_embeds(clip.model.get_text_features(ids.to(clip.device), mask.to(clip.device))).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

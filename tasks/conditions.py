@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from artifacts.errors import BadInput
 from artifacts.store import Store
-from tasks.spec import EvalSpec
+from tasks.spec import EditsSpec, EvalSpec
 
 
 def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
@@ -36,7 +36,7 @@ def spec_to_conditions(spec: EvalSpec, store: Store, model_dirs: list[str]) -> l
         from tasks.edits import load_edits
         from tasks.edit_conditions import edits_to_conditions
 
-        conditions = edits_to_conditions(load_edits(spec.edits, spec.base_dir), spec, store)
+        conditions = edits_to_conditions(load_edits(spec.edits or EditsSpec(), spec.base_dir), spec, store)
     if not conditions:
         raise BadInput(f"{spec.name}: nothing to evaluate (no prompts, classes or edits); check the spec's input section")
     return conditions

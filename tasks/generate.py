@@ -17,6 +17,7 @@ from artifacts import tables
 from artifacts.errors import BadInput
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
+from tasks.edit_conditions import prompt_role
 from tasks.models import ResolvedModel, library_versions, load_pipeline
 from tasks.spec import GenerationSpec
 
@@ -55,6 +56,10 @@ def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Sto
     if "source_sha256" in first:
         if "image" not in accepted:
             raise BadInput(f"pipeline {type(pipe).__name__}: takes no image= argument; use an image-conditioned pipeline for task image-to-image")
+        role = prompt_role(type(pipe).__name__)
+        args["prompt"] = [c[role] for c in conditions]
+        if gen.negative_prompt is not None and "negative_prompt" in accepted:
+            args["negative_prompt"] = [gen.negative_prompt] * len(conditions)
         args["image"] = [source_image(store.read_bytes(ref_rel(c["source_sha256"]), c["source_sha256"]), gen) for c in conditions]
     return args
 

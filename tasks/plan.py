@@ -24,6 +24,19 @@ def variant_label(model: str, cell: dict[str, Any]) -> str:
     return f"{model}[{','.join(f'{k}={v}' for k, v in cell.items())}]"
 
 
+def accepted_settings(pipeline: str) -> tuple[str, ...]:
+    """The pixel settings a pipeline's __call__ takes: a setting it ignores cannot change its pixels."""
+    import inspect
+
+    import diffusers
+
+    cls = getattr(diffusers, pipeline, None)
+    if cls is None:
+        return PIXEL_SETTINGS
+    accepted = inspect.signature(cls.__call__).parameters
+    return tuple(name for name in PIXEL_SETTINGS if name in accepted or name == "steps")
+
+
 def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, device: str) -> dict[str, Any]:
     """Everything about a variant that changes its pixels (the condition, seed and sample aside)."""
     return {
@@ -32,7 +45,7 @@ def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, 
         "scheduler": scheduler_config(model.local_dir, gen.scheduler),
         "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
         "device_type": device.split(":")[0],
-        **{name: getattr(gen, name) for name in PIXEL_SETTINGS},
+        **{name: getattr(gen, name) for name in accepted_settings(pipeline)},
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 
-from artifacts.store import Store, image_rel, run_rel
+from artifacts.store import Store, image_rel, ref_rel, run_rel
 
 GRID_ROWS = 60
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
@@ -34,25 +34,31 @@ def html_table(rows: list[dict], columns: list[str], caption: str = "", row_clas
     return f"<table>{cap}<tr>{head}</tr>{''.join(body)}</table>"
 
 
-def image_grid(store: Store, run_id: str, items: list[dict], conditions: list[dict], variants: list[str], title: str = "Samples") -> str:
-    """A row per condition, a column per variant, the first seed and sample; images copied beside the report."""
+def _cell(store: Store, run_id: str, src_rel: str, name: str, alt: str, title: str) -> str:
+    local = f"images/{name}.png"
+    store.link_or_copy(src_rel, run_rel(run_id, local))
+    return f"<td><img src='{local}' alt='{html.escape(alt)}' title='{html.escape(title)}'></td>"
+
+
+def image_grid(store: Store, run_id: str, items: list[dict], conditions: list[dict], variants: list[str],
+               title: str = "Samples", sources: dict[str, str] | None = None) -> str:
+    """A row per condition, a column per variant (after a source column for edits), the first seed and
+    sample; images are copied beside the report so the run folder stands alone."""
     first = {}
     for item in items:
         slot = (item["condition_id"], item["variant"])
         if slot not in first or (item["seed"], item["sample_index"]) < (first[slot]["seed"], first[slot]["sample_index"]):
             first[slot] = item
-    head = "<th class='l'>condition</th>" + "".join(f"<th>{html.escape(v)}</th>" for v in variants)
+    head = "<th class='l'>condition</th>" + ("<th>source</th>" if sources else "") + "".join(f"<th>{html.escape(v)}</th>" for v in variants)
     rows = []
     for condition in conditions[:GRID_ROWS]:
         cells = []
+        if sources:
+            sha = sources[condition["condition_id"]]
+            cells.append(_cell(store, run_id, ref_rel(sha), f"source-{sha[:16]}", "source", "source image"))
         for variant in variants:
             item = first.get((condition["condition_id"], variant))
-            if item is None:
-                cells.append("<td></td>")
-                continue
-            local = f"images/{item['key']}.png"
-            store.link_or_copy(image_rel(item["key"]), run_rel(run_id, local))
-            cells.append(f"<td><img src='{local}' alt='{html.escape(variant)}' title='seed {item['seed']}'></td>")
+            cells.append("<td></td>" if item is None else _cell(store, run_id, image_rel(item["key"]), item["key"], variant, f"seed {item['seed']}"))
         rows.append(f"<tr><td class='l'>{html.escape(condition['text'])}</td>{''.join(cells)}</tr>")
     more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
     return f"<h2>{html.escape(title)}</h2><table class='grid'><tr>{head}</tr>{''.join(rows)}</table>{more}"

@@ -33,16 +33,16 @@ def png_to_uint8_chw(data: bytes) -> torch.Tensor:
 
 
 def extract_clip_features(store: Store, resolved: ResolvedModel, images: dict[str, str], texts: list[str],
-                          device: str, batch_size: int, progress=None) -> tuple[int, int]:
+                          device: str, batch_size: int, progress=None, truncate: str = "torchmetrics") -> tuple[int, int]:
     """Cache CLIP embeddings of `images` ({content sha: store path}) and `texts`; return (extracted, reused)."""
-    image_fp, text_fp = clip_fingerprints(resolved)
+    image_fp, text_fp = clip_fingerprints(resolved, truncate)
     load_images = lambda shas: [png_to_uint8_chw(store.read_bytes(images[s], s)) for s in shas]  # noqa: E731
     by_sha = {sha256_text(t): t for t in texts}
     got = features.extract_missing(store, image_fp, list(images), load_images,
                                    lambda batch: {"embed": images_to_clip_embeds(cached_clip(resolved, device), batch, batch_size)},
                                    batch_size, progress)
     got_text = features.extract_missing(store, text_fp, list(by_sha), lambda shas: [by_sha[s] for s in shas],
-                                        lambda batch: {"embed": texts_to_clip_embeds(cached_clip(resolved, device), batch, batch_size)},
+                                        lambda batch: {"embed": texts_to_clip_embeds(cached_clip(resolved, device), batch, batch_size, truncate)},
                                         batch_size, progress)
     return got[0] + got_text[0], got[1] + got_text[1]
 

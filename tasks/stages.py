@@ -8,7 +8,8 @@ from tasks.metrics import aggregate_samples, compare_samples, comparison_pairs
 from tasks.plan import existing_images, split_missing
 from tasks.prepare import Prepared
 from tasks.scoring import clip_score_samples, extract_clip_features
-from tasks.names import CLIP_SCORE
+from tasks.edit_stage import edit_samples, extract_edit_features, trade_off_sections
+from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE
 from tasks.inception_stage import extract_inception_features, fragility_section, score_sets, wants_inception
 from tasks.report import html_table
 from tasks.sweeps import seed_summary
@@ -54,6 +55,9 @@ def extract_stage(store: Store, prepared: Prepared, rows: dict[str, dict], progr
         e, r = extract_clip_features(store, prepared.metric_models[CLIP_SCORE], images, texts, device,
                                      spec.metrics.clip_score.batch_size, progress)
         extracted, reused = extracted + e, reused + r
+    if spec.metrics.clip_directional_similarity is not None:
+        e, r = extract_edit_features(store, prepared, rows, progress)
+        extracted, reused = extracted + e, reused + r
     if wants_inception(spec):
         images = {r["sha256"]: ref_rel(r["sha256"]) for r in prepared.references}
         images |= {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in prepared.items}
@@ -63,7 +67,7 @@ def extract_stage(store: Store, prepared: Prepared, rows: dict[str, dict], progr
     return extracted, reused
 
 
-def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict]) -> tuple[list[dict], list[dict], list[dict], list[str]]:
+def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict], run_id: str) -> tuple[list[dict], list[dict], list[dict], list[str]]:
     """Per-image scores, metric rows per model and group, paired comparisons, extra report sections."""
     spec, scores, metrics, comparisons, sections = prepared.spec, [], [], [], []
     groups = {c["condition_id"]: c["groups"] for c in prepared.conditions}
@@ -76,6 +80,14 @@ def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict]) -> tupl
         scores += samples
         metrics += aggregate_samples(samples, CLIP_SCORE, groups.__getitem__, **boot)
         comparisons += compare_samples(samples, CLIP_SCORE, pairs, **boot)
+    if spec.metrics.clip_directional_similarity is not None:
+        samples = edit_samples(store, prepared, rows)
+        scores += samples
+        for metric in (CLIP_DIRECTIONAL, CLIP_CONSISTENCY):
+            mine = [x for x in samples if x["metric"] == metric]
+            metrics += aggregate_samples(mine, metric, groups.__getitem__, **boot)
+            comparisons += compare_samples(mine, metric, pairs, **boot)
+        sections += trade_off_sections(store, prepared, run_id, metrics)
     if wants_inception(spec):
         label_of = {c["condition_id"]: c["text"] for c in prepared.conditions}
         image_sha = {k: r["sha256"] for k, r in rows.items()}

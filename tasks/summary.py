@@ -48,7 +48,8 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
                    lambda r: "bad" if r["verdict"] == "regression" else "good"),
         *sections,
-        image_grid(store, run_id, prepared.items, prepared.conditions, variants),
+        image_grid(store, run_id, prepared.items, prepared.conditions, variants, sources={
+            c["condition_id"]: c["meta"]["source_sha256"] for c in prepared.conditions} if spec.task == "image-to-image" else None),
     ]
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
