@@ -5,7 +5,7 @@ from __future__ import annotations
 from artifacts import tables
 from artifacts.errors import BadInput
 from artifacts.runfiles import list_runs, read_run_table
-from artifacts.store import Store, image_rel
+from artifacts.store import Store, image_rel, ref_rel
 
 
 def resolve_run(store: Store, run: str | None) -> str:
@@ -47,3 +47,24 @@ def scores(store: Store, run: str | None) -> list[dict]:
 
 def metrics(store: Store, run: str | None) -> list[dict]:
     return read_run_table(store, resolve_run(store, run), "metrics")
+
+
+def pairs(store: Store, run: str | None) -> list[dict]:
+    """Edit runs: one row per edited image with its source, captions and per-pair scores."""
+    import json
+
+    run_id = resolve_run(store, run)
+    meta = {c["condition_id"]: json.loads(c["meta"]) for c in read_run_table(store, run_id, "conditions")}
+    if not meta or "source_sha256" not in next(iter(meta.values())):
+        raise BadInput(f"run {run_id}: not an image-to-image run; `inspect pairs` lists edit pairs")
+    values: dict[str, dict] = {}
+    for score in read_run_table(store, run_id, "scores"):
+        values.setdefault((score["key"], score["variant"]), {})[score["metric"]] = score["value"]
+    rows = []
+    for item in read_run_table(store, run_id, "items"):
+        m = meta[item["condition_id"]]
+        rows.append({"key": item["key"], "model": item["variant"], "edit_id": item["condition_id"], "seed": item["seed"],
+                     "source": str(store.path(ref_rel(m["source_sha256"]))), "edited": str(store.path(image_rel(item["key"]))),
+                     "input": m["input"], "edit": m["edit"], "output": m["output"],
+                     **values.get((item["key"], item["variant"]), {})})
+    return rows

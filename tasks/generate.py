@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from artifacts import tables
-from artifacts.errors import BadInput
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
+from tasks import pix2pix_zero
 from tasks.edit_conditions import prompt_role
 from tasks.models import ResolvedModel, library_versions, load_pipeline
 from tasks.spec import GenerationSpec
@@ -54,8 +54,6 @@ def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Sto
         if gen.negative_prompt is not None and "negative_prompt" in accepted:
             args["negative_prompt"] = [gen.negative_prompt] * len(conditions)
     if "source_sha256" in first:
-        if "image" not in accepted:
-            raise BadInput(f"pipeline {type(pipe).__name__}: takes no image= argument; use an image-conditioned pipeline for task image-to-image")
         role = prompt_role(type(pipe).__name__)
         args["prompt"] = [c[role] for c in conditions]
         if gen.negative_prompt is not None and "negative_prompt" in accepted:
@@ -74,7 +72,11 @@ def generate_batch(pipe, store: Store, items: list[dict], conditions: dict[str, 
     """Generate one batch, write its PNGs, then its table rows (the rows mark the images complete)."""
     args = call_arguments(pipe, gen, [conditions[i["condition_id"]]["condition"] for i in items], store, source_image)
     started = time.perf_counter()
-    images = pipe(generator=image_generators(items), **args).images
+    if type(pipe).__name__ == pix2pix_zero.PIPELINE:
+        conds = [conditions[i["condition_id"]]["condition"] for i in items]
+        images = pix2pix_zero.edit_images(pipe, gen, conds, args["image"], image_generators(items))
+    else:
+        images = pipe(generator=image_generators(items), **args).images
     seconds = (time.perf_counter() - started) / len(items)
     rows = []
     for item, image in zip(items, images):
@@ -103,7 +105,8 @@ def generate_missing(store: Store, items: list[dict], conditions: dict[str, dict
     task = progress.add_task(f"generate {items[0]['variant']}", total=len(items)) if progress else None
     for start in range(0, len(items), gen.batch_size):
         batch = items[start : start + gen.batch_size]
-        with torch.inference_mode() if device != "mps" else nullcontext():
+        # Pix2PixZero's inversion takes gradients; inference mode would forbid them.
+        with torch.inference_mode() if device != "mps" and pipeline != pix2pix_zero.PIPELINE else nullcontext():
             generate_batch(pipe, store, batch, conditions, gen, meta, source_image or _no_source)
         if progress:
             progress.advance(task, len(batch))
@@ -111,4 +114,4 @@ def generate_missing(store: Store, items: list[dict], conditions: dict[str, dict
 
 
 def _no_source(data: bytes, gen: GenerationSpec):
-    raise BadInput("edits: a source image was referenced but no source rule was set; this is a bug, please report it")
+    raise RuntimeError("a source image was referenced but no source rule was given (a bug in the caller)")

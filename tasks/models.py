@@ -127,6 +127,26 @@ def pipeline_class_name(local_dir: str, override: str | None = None) -> str:
         raise BadInput(f"model '{local_dir}': unreadable model_index.json; pass a diffusers pipeline folder") from None
 
 
+def check_pipeline(pipeline: str, task: str) -> None:
+    """The pipeline class exists in the installed diffusers and fits the task (image= for edits)."""
+    import inspect
+
+    import diffusers
+
+    from tasks.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
+
+    cls = getattr(diffusers, pipeline, None)
+    if cls is None:
+        raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; "
+                       "install a diffusers release that has it or pick another pipeline class")
+    params = inspect.signature(cls.__call__).parameters
+    if task == "image-to-image" and "image" not in params and pipeline != PIX2PIX_ZERO:
+        raise BadInput(f"pipeline '{pipeline}': takes no image= argument; task image-to-image needs an image-conditioned "
+                       "pipeline (InstructPix2Pix, img2img, Pix2PixZero)")
+    if task == "class-conditional" and "class_labels" not in params:
+        raise BadInput(f"pipeline '{pipeline}': takes no class_labels= argument; task class-conditional needs a pipeline such as DiTPipeline")
+
+
 def pick_device(device: str) -> str:
     """auto → cuda, else mps, else cpu."""
     import torch
@@ -173,7 +193,10 @@ def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dt
     cls = getattr(diffusers, pipeline, None)
     if cls is None:
         raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; upgrade diffusers or pick another pipeline class")
-    pipe = cls.from_pretrained(model.local_dir, torch_dtype=getattr(torch, dtype))
+    from tasks import pix2pix_zero
+
+    extra = pix2pix_zero.load_kwargs(model.local_dir) if pipeline == pix2pix_zero.PIPELINE else {}
+    pipe = cls.from_pretrained(model.local_dir, torch_dtype=getattr(torch, dtype), **extra)
     if scheduler:
         pipe.scheduler = scheduler_class(scheduler).from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from artifacts.store import Store
 from tasks.conditions import spec_to_conditions
 from tasks.inception_stage import store_references, wants_inception
-from tasks.models import ResolvedModel, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
+from tasks.models import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
 from tasks.plan import plan_variant, variant_label
 from tasks.spec import EvalSpec, load_spec
 
@@ -55,9 +55,11 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             if gen.scheduler:
                 scheduler_class(gen.scheduler)
             device = pick_device(gen.device)
+            pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
+            check_pipeline(pipeline, spec.task)
             variants.append({
                 "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
-                "gen": gen, "pipeline": pipeline_class_name(models[model.name].local_dir, model.pipeline),
+                "gen": gen, "pipeline": pipeline,
                 "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
             })
     return variants

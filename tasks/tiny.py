@@ -33,7 +33,6 @@ from transformers import (
     CLIPProcessor,
     CLIPTextConfig,
     CLIPTextModel,
-    CLIPTokenizer,
 )
 
 from artifacts.errors import BadInput
