@@ -110,6 +110,27 @@ def stats_to_fid(real: GaussianStats, fake: GaussianStats) -> float:
     return frechet_distance(mu1, sigma1, mu2, sigma2)
 
 
+def features_to_fid(real: np.ndarray, fake: np.ndarray) -> float:
+    """FID of two feature sets: the running-sum path, or an exact shortcut when both sets are small.
+
+    With A, B the centred features (n1 x d, n2 x d), S1 S2 = A'(A B')B / c and its non-zero
+    eigenvalues are those of M M' with M = A B' (n1 x n2), so tr sqrt(S1 S2) is the sum of the
+    singular values of M over sqrt(c), c = (n1-1)(n2-1). Same number, and an n x n problem instead
+    of two d x d eigen-decompositions (seconds each at d = 2048 on a CPU).
+    """
+    x, y = _as_2d(real).astype(np.float64), _as_2d(fake).astype(np.float64)
+    n1, n2, d = x.shape[0], y.shape[0], x.shape[1]
+    if n1 + n2 >= d:
+        return stats_to_fid(features_to_stats(x), features_to_stats(y))
+    if min(n1, n2) < 2:
+        raise BadInput(f"fid: needs at least 2 images on each side (got {n1} real, {n2} generated); add images")
+    a, b = x - x.mean(0), y - y.mean(0)
+    diff = x.mean(0) - y.mean(0)
+    trace = (a * a).sum() / (n1 - 1) + (b * b).sum() / (n2 - 1)
+    nuclear = np.linalg.svd(a @ b.T, compute_uv=False).sum() / np.sqrt((n1 - 1) * (n2 - 1))
+    return float(diff @ diff + trace - 2.0 * nuclear)
+
+
 def _generator(seed: int | torch.Generator) -> torch.Generator:
     # A CPU generator seeded with s draws what torch.manual_seed(s) then torch.randperm draws.
     return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))

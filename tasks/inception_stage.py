@@ -14,7 +14,7 @@ from artifacts.errors import BadInput
 from artifacts.keys import sha256_bytes
 from artifacts.store import Store, ref_rel
 from tasks import features
-from tasks.fid import features_to_kid, features_to_stats, logits_to_inception_score, stats_to_fid
+from tasks.fid import features_to_fid, features_to_kid, logits_to_inception_score
 from tasks.inception import inception_fingerprint, load_fid_inception, uint8_to_inception_features
 from tasks.names import FID, IS, IS_STD, KID, KID_STD
 from tasks.preprocess import Preprocess, decode_image, image_to_uint8
@@ -51,12 +51,19 @@ def store_references(spec: EvalSpec, store: Store) -> list[dict]:
     pre, rows = preprocess_of(spec), []
     for source, data, label in reference_images_with_labels(spec.reference, spec.base_dir):
         sha = sha256_bytes(data)
-        fmt = (Image.open(io.BytesIO(data)).format or "unknown").lower() if data else "unknown"
         if not store.exists(ref_rel(sha)):
             image_to_uint8(decode_image(data, source), pre, source)
             store.write_bytes(ref_rel(sha), data)
-        rows.append({"sha256": sha, "source": source, "label": label, "format": fmt})
+        rows.append({"sha256": sha, "source": source, "label": label, "format": _format(data)})
     return rows
+
+
+def _format(data: bytes) -> str:
+    """The encoded format (png, jpeg, ...): FID moves with it, so it is recorded."""
+    try:
+        return (Image.open(io.BytesIO(data)).format or "unknown").lower()
+    except Exception:  # already decoded once by decode_image; this is only a label
+        return "unknown"
 
 
 def _inception(weights: str | None, device: str):
@@ -103,7 +110,7 @@ def set_metrics(spec: EvalSpec, real: dict[str, np.ndarray], fake: dict[str, np.
     """(metric, value) pairs of one generated set against the real set, from cached features."""
     m, out = spec.metrics, []
     if m.fid is not None:
-        out.append((FID, stats_to_fid(features_to_stats(real["pool"]), features_to_stats(fake["pool"]))))
+        out.append((FID, features_to_fid(real["pool"], fake["pool"])))
     if m.kid is not None:
         size = min(m.kid.subset_size, len(real["pool"]), len(fake["pool"]))
         mean, std = features_to_kid(real["pool"], fake["pool"], m.kid.subsets, size, m.kid.degree, m.kid.gamma, m.kid.coef, seed)

@@ -227,3 +227,15 @@ def test_weights_errors_and_fingerprint(weights: str, tmp_path) -> None:
     assert first == inception_fingerprint(weights, pre) and first.startswith("inception-")
     assert first != inception_fingerprint(weights, Preprocess(center_crop=None))
     assert first != inception_fingerprint(None, pre)
+
+
+def test_small_set_shortcut_equals_the_running_sum_path():
+    from tasks.fid import features_to_fid, features_to_stats, stats_to_fid
+
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(12, 64)), rng.normal(0.3, 1.2, size=(9, 64)) @ rng.normal(size=(64, 64)) / 8
+    full = stats_to_fid(features_to_stats(real), features_to_stats(fake))
+    assert abs(features_to_fid(real, fake) - full) <= 1e-6 * abs(full)  # the eigh path clips rounding-level negative eigenvalues
+    assert abs(features_to_fid(real, real)) < 1e-9
+    big_real, big_fake = rng.normal(size=(80, 16)), rng.normal(size=(70, 16))  # n >= d takes the sums path
+    assert features_to_fid(big_real, big_fake) == stats_to_fid(features_to_stats(big_real), features_to_stats(big_fake))

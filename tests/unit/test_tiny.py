@@ -30,9 +30,9 @@ GUIDE_LABELS = ["tench", "goldfish", "church", "parachute", "gas pump", "chain s
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny.build_tiny_models(tmp_path_factory.mktemp("tiny"))
+def models(tiny_models):
+    """The session's tiny models (tests/conftest.py builds them once); tests here only read them."""
+    return tiny_models
 
 
 def _image(seed: int = 0, size: int = 64) -> Image.Image:
@@ -55,6 +55,16 @@ def test_builds_every_name_with_marker(models):
     assert leftovers == []
 
 
+def test_same_seed_gives_the_same_bytes(models):
+    def weights(name, part):
+        return (models[name] / part / "diffusion_pytorch_model.safetensors").read_bytes()
+
+    # img2img is sd-a's checkpoint under another pipeline class; sd-b differs only in its seed.
+    assert weights("img2img", "unet") == weights("sd-a", "unet") != weights("sd-b", "unet")
+    index = json.loads((models["img2img"] / "model_index.json").read_text())
+    assert index["_class_name"] == "StableDiffusionImg2ImgPipeline"
+
+
 def test_second_call_builds_nothing(models):
     root = models["sd-a"].parent
     stamps = {p: p.stat().st_mtime_ns for p in root.glob(f"*/{tiny.MARKER}")}
@@ -65,14 +75,12 @@ def test_second_call_builds_nothing(models):
     assert {p: p.stat().st_mtime_ns for p in root.glob(f"*/{tiny.MARKER}")} == stamps
 
 
-def test_folder_without_marker_is_rebuilt(models):
-    clip = models["clip"]
-    (clip / tiny.MARKER).unlink()
+def test_folder_without_marker_is_rebuilt(tmp_path):
+    clip = tiny._ensure_built(tmp_path / "clip", tiny.build_tiny_clip)
+    (clip / tiny.MARKER).unlink()  # as if the process died between the rename and the marker
     (clip / "junk-from-a-crash").write_text("x")
-    untouched = (models["sd-a"] / tiny.MARKER).stat().st_mtime_ns
-    tiny.build_tiny_models(clip.parent)
+    assert tiny._ensure_built(clip, tiny.build_tiny_clip) == clip
     assert (clip / tiny.MARKER).is_file() and not (clip / "junk-from-a-crash").exists()
-    assert (models["sd-a"] / tiny.MARKER).stat().st_mtime_ns == untouched
     CLIPModel.from_pretrained(clip)
 
 
