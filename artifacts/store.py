@@ -50,16 +50,21 @@ class Store:
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()
 
-    def write_bytes(self, rel: str, data: bytes) -> str:
-        """Write atomically (temp file in the same folder, fsync, rename); return the sha256."""
+    def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> str:
+        """Write atomically (temp file in the same folder, fsync, rename); return the sha256.
+
+        `durable=False` skips the fsync: for payloads whose checksum is recorded elsewhere and checked
+        on every read (a PNG lost in a power cut is then regenerated), not for completion markers.
+        """
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -12,6 +12,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from artifacts.store import Store
 from tasks import stages
@@ -35,20 +36,25 @@ def generate_task(store_root: str, prepared: Prepared, variant: dict, items: lis
     return stages.generate_variant(Store(store_root), prepared, variant, items, progress)
 
 
+@task(name="plan", cache_policy=NO_CACHE)
+def plan_task(store_root: str, prepared: Prepared) -> dict[str, list[dict]]:
+    """Diff the planned keys against the store (checksums verified): what each variant must generate."""
+    return stages.missing_by_variant(Store(store_root), prepared)
+
+
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_task(store_root: str, prepared: Prepared, progress=None) -> dict:
-    """Cache the features the metrics need; return the counts."""
+def extract_task(store_root: str, prepared: Prepared, progress=None) -> tuple[dict, dict]:
+    """Cache the features the metrics need; return the counts and the run's generation rows."""
     store = Store(store_root)
     rows = stages.generated_rows(store, prepared)
     extracted, reused = stages.extract_stage(store, prepared, rows, progress)
-    return {"features_extracted": extracted, "features_reused": reused}
+    return {"features_extracted": extracted, "features_reused": reused}, rows
 
 
 @task(name="score-and-report", cache_policy=NO_CACHE)
-def score_task(store_root: str, prepared: Prepared, run_id: str, counts: dict) -> dict:
+def score_task(store_root: str, prepared: Prepared, rows: dict, run_id: str, counts: dict) -> dict:
     """Metrics from cached features, the run folder, the report and the regression verdicts."""
     store = Store(store_root)
-    rows = stages.generated_rows(store, prepared)
     scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows, run_id)
     return finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
 
@@ -61,18 +67,20 @@ def _artifact_key(name: str) -> str:
 def evaluate(spec_path: str, store: str | None = None) -> dict:
     """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
     store_root = str(Store(store).root)
+    # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     prepared = prepare_task(spec_path, store_root)
     run_id = new_run_id(prepared.spec.name)
     with progress_bar() as progress:
-        todo = stages.missing_by_variant(Store(store_root), prepared)
+        todo = plan_task(store_root, quote(prepared))
         shards = [(v, todo[v["variant"]][i : i + SHARD_SIZE]) for v in prepared.variants if v["variant"] in todo
                   for i in range(0, len(todo[v["variant"]]), SHARD_SIZE)]
-        futures = [generate_task.submit(store_root, prepared, v, items, progress) for v, items in shards]
+        futures = [generate_task.submit(store_root, quote(prepared), v, quote(items), progress) for v, items in shards]
         generated = sum(f.result() for f in futures)
         planned = len({i["key"] for i in prepared.items})
         counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
-        counts |= extract_task(store_root, prepared, progress)
-    summary = score_task(store_root, prepared, run_id, counts)
+        extracted, rows = extract_task(store_root, quote(prepared), progress)
+        counts |= extracted
+    summary = score_task(store_root, quote(prepared), quote(rows), run_id, counts)
     key = _artifact_key(prepared.spec.name)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")

@@ -113,7 +113,7 @@ def ours(clip_dir: str, sources, edited, inputs, outputs) -> tuple[np.ndarray, .
     """(source image, edited image, input text, output text) embeddings through tasks/clip.py."""
     clip = load_clip(resolve_model(clip_dir, kind="clip"))
     return (images_to_clip_embeds(clip, [chw(x) for x in sources]), images_to_clip_embeds(clip, [chw(x) for x in edited]),
-            texts_to_clip_embeds(clip, inputs), texts_to_clip_embeds(clip, outputs))
+            texts_to_clip_embeds(clip, inputs, truncate="tokenizer"), texts_to_clip_embeds(clip, outputs, truncate="tokenizer"))
 
 
 def test_tiny_tokenizer_gives_real_tokens(clip_dir, pairs):
@@ -198,9 +198,6 @@ def test_shape_mismatches_raise():
         image_consistency(np.ones(4), np.ones(4))
 
 
-@pytest.mark.xfail(strict=True, reason="tasks/clip.py truncates texts torchmetrics-style (slices ids, dropping EOS); "
-                   "the guide truncates with the tokenizer (keeps EOS). Remove this mark once texts_to_clip_embeds "
-                   "offers the guide's truncation for directional similarity.")
 def test_captions_longer_than_the_context_match_the_guide(clip_dir, pairs):
     sources, edited, inputs, outputs = pairs
     long_inputs = [f"{text} {text} {text}" for text in inputs]  # about 150 tokens each: past the 77 context
