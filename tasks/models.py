@@ -52,19 +52,37 @@ def fingerprint_folder(folder: str | Path) -> str:
     return digest.hexdigest()[:32]
 
 
+def _hub_reachable(ref: str, revision: str | None) -> bool:
+    """Ask the hub about `ref` once (fast): False when offline; a missing repo or revision is bad input."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().model_info(ref, revision=revision, timeout=10)
+    except Exception as exc:  # httpx / requests connection errors and the hub's own errors
+        name = type(exc).__name__
+        if "NotFound" in name or "GatedRepo" in name:
+            raise BadInput(f"model '{ref}': {name} on the hub; check the id and revision, or log in for gated models") from None
+        return False
+    return True
+
+
 def _hub_snapshot(ref: str, revision: str | None, kind: str) -> str:
+    """The local snapshot folder of a hub model: downloaded when online, from the HF cache when not."""
+    offline = not _hub_reachable(ref, revision)
     try:
         if kind == "diffusers":
             from diffusers import DiffusionPipeline
 
-            return str(DiffusionPipeline.download(ref, revision=revision))
+            return str(DiffusionPipeline.download(ref, revision=revision, local_files_only=offline))
         from huggingface_hub import snapshot_download
 
         patterns = ["*.json", "*.txt", "*.safetensors", "*.model"]
-        return snapshot_download(ref, revision=revision, allow_patterns=patterns)
+        return snapshot_download(ref, revision=revision, allow_patterns=patterns, local_files_only=offline)
     except Exception as exc:  # the hub client raises many types for "offline" / "not found"
         raise BadInput(
-            f"model '{ref}': hub id unreachable ({type(exc).__name__}: offline or not found); "
+            f"model '{ref}': hub id unreachable ({type(exc).__name__}: offline and not in the local cache); "
             "download it first or pass a local folder path"
         ) from None
 

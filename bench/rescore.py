@@ -1,0 +1,252 @@
+"""Re-scoring benchmark: a cold run of the evaluation flow against warm runs of the same spec on the same store.
+
+A warm run must generate nothing and extract nothing (the store is the cache), so it should be at
+least 20x faster than the cold run. Everything runs in one process: imports and the Prefect
+ephemeral server start are paid once, before timing, by a trivial warm-up flow.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/rescore.py --threads 1 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+GOAL_SPEEDUP = 20.0
+TINY_GENERATION = {"steps": 4, "guidance_scale": 7.5, "height": 64, "width": 64, "images_per_prompt": 1,
+                   "batch_size": 8, "dtype": "float32", "device": "auto"}
+
+
+def bench_parser(description: str, repeats: int = 3) -> argparse.ArgumentParser:
+    """The arguments every CPU benchmark takes: --store, --repeats, --threads, --models."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--store", default=None, help="store folder (default: a fresh temp dir)")
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"timed repeats (default {repeats}); the median is reported")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--models", default=None, help="folder for the tiny models (default: a temp dir; reused when built)")
+    return parser
+
+
+def bench_setup(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
+    """Environment before Prefect is imported, torch threads, and the (store, models) folders."""
+    # Prefect reads its settings at import time: these must be set before anything imports it.
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix=f"{prefix}-prefect-"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")  # as the CLI does
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(REPO))
+    import torch
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    store = Path(args.store or tempfile.mkdtemp(prefix=f"{prefix}-store-")).resolve()
+    models = Path(args.models or tempfile.mkdtemp(prefix=f"{prefix}-models-")).resolve()
+    return store, models
+
+
+def machine_line() -> str:
+    """One line saying where the figures come from."""
+    import platform
+
+    import torch
+
+    return (f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+            f"cuda {'yes' if torch.cuda.is_available() else 'no'}, PREFECT_HOME={os.environ['PREFECT_HOME']}")
+
+
+def warm_up_prefect() -> float:
+    """Run a trivial flow so the ephemeral API server starts now, not inside a timed run; return its seconds."""
+    from prefect import flow
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> int:
+        return 1
+
+    started = time.perf_counter()
+    warm_up()
+    return time.perf_counter() - started
+
+
+def import_everything() -> None:
+    """Import what the flow imports lazily (and write one Parquet part), so no timed run pays imports."""
+    import diffusers
+    import transformers
+
+    import flows.evaluate  # noqa: F401
+    import tasks.stages  # noqa: F401
+    from artifacts import tables
+    from artifacts.store import Store
+
+    _ = (diffusers.StableDiffusionPipeline, transformers.CLIPModel, transformers.CLIPProcessor)
+    # pyarrow imports pandas on the first Parquet write of a process (~0.4 s): pay that here too.
+    tables.append(Store(tempfile.mkdtemp(prefix="bench-warm-up-")), "warm-up", [{"a": 1}])
+
+
+def tiny_spec(name: str, models: dict[str, Path], model_names: list[str], seeds: list[int], prompt_limit: int | None) -> dict:
+    """A text-to-image spec on the built-in prompts with the tiny models, 64x64, 4 steps, CLIP score."""
+    prompts: dict = {"source": "builtin"}
+    if prompt_limit:
+        prompts["limit"] = prompt_limit
+    return {"name": name, "task": "text-to-image", "prompts": prompts,
+            "models": [{"name": f"tiny-{m}", "path": str(models[m])} for m in model_names],
+            "generation": {**TINY_GENERATION, "seeds": seeds},
+            "metrics": {"clip_score": {"model": str(models["clip"]), "batch_size": 32}}}
+
+
+def write_spec(folder: Path, spec: dict) -> str:
+    """Write the spec as YAML beside the stores; return its path."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return str(path)
+
+
+def forget_weight_hashes() -> None:
+    """Drop the per-process memo of weight-file hashes, so each run fingerprints models as a new process would."""
+    from tasks import models
+
+    models._FILE_HASHES.clear()
+
+
+def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column plain-text table on stdout."""
+    width = max(len(label) for label, _ in rows)
+    print(f"\n{title}")
+    print("-" * (width + 22))
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def profile(fn: Callable) -> cProfile.Profile:
+    """Run fn under cProfile; only its own thread is seen (a task submitted to a pool shows as a wait)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        fn()
+    finally:
+        profiler.disable()
+    return profiler
+
+
+def top_entries(profiler: cProfile.Profile, sort: str, limit: int, repo_only: bool = False) -> str:
+    """The top entries as text: everything (file names only), or only this repo's functions (paths from its root)."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    if repo_only:
+        stats.sort_stats(sort).print_stats(f"^{REPO}/(tasks|artifacts|flows)/", limit)
+    else:
+        stats.strip_dirs().sort_stats(sort).print_stats(limit)
+    return out.getvalue().replace(f"{REPO}/", "")
+
+
+def warm_stage_times(spec_path: str, store_root: Path) -> list[tuple[str, float]]:
+    """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed."""
+    from flows import evaluate as flow
+    from tasks.runs import new_run_id
+
+    root = str(store_root)
+    forget_weight_hashes()
+    out = []
+    seconds, prepared = timed(flow.prepare_task.fn, spec_path, root)
+    out.append(("prepare task (spec, prompts, fingerprints, keys)", seconds))
+    seconds, todo = timed(flow.plan_task.fn, root, prepared)
+    assert not todo, "warm store still has missing images"
+    out.append(("plan task (read table, verify PNGs)", seconds))
+    seconds, (counts, rows) = timed(flow.extract_task.fn, root, prepared)
+    out.append(("extract task (generated rows + feature lookup)", seconds))
+    counts |= {"images_planned": len(prepared.items), "images_generated": 0, "images_reused": len(prepared.items)}
+    seconds, _ = timed(flow.score_task.fn, root, prepared, rows, new_run_id(prepared.spec.name), counts)
+    out.append(("score-and-report task (scores, bootstrap, run folder, report)", seconds))
+    return out
+
+
+def check_counts(summary: dict, label: str, generated: int | None, extracted: int | None) -> None:
+    """Stop with a clear message when a run did not do the work (or did work) it should have."""
+    counts = summary["counts"]
+    if generated is not None and counts["images_generated"] != generated:
+        sys.exit(f"rescore: {label} run generated {counts['images_generated']} images, expected {generated}: {counts}")
+    if extracted is not None and counts["features_extracted"] != extracted:
+        sys.exit(f"rescore: {label} run extracted {counts['features_extracted']} features, expected {extracted}: {counts}")
+
+
+def warm_runs(evaluate: Callable, spec_path: str, store: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """Seconds of warm runs with Prefect's defaults and with flow heartbeats off, interleaved so load noise hits both."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    # Prefect's heartbeat thread sleeps in 1 s steps and the flow joins it on exit: up to 1 s per run.
+    default, quiet = [], []
+    for _ in range(repeats):
+        for updates, out in (({}, default), ({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}, quiet)):
+            with temporary_settings(updates=updates):
+                forget_weight_hashes()
+                seconds, summary = timed(evaluate, spec_path=spec_path, store=str(store))
+            check_counts(summary, "warm", 0, 0)
+            out.append(seconds)
+    return default, quiet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="also cProfile one warm run (done anyway when the goal is missed)")
+    args = parser.parse_args(argv)
+    store_root, models_dir = bench_setup(args, "rescore")
+    from tasks.tiny import build_tiny_models
+
+    models = build_tiny_models(models_dir)
+    spec_path = write_spec(store_root / "specs", tiny_spec("bench-rescore", models, ["sd-a", "sd-b"], [0, 1], None))
+    store = Path(tempfile.mkdtemp(prefix="store-", dir=store_root))  # empty even when --store is reused
+    import_seconds, _ = timed(import_everything)
+    server_seconds = warm_up_prefect()
+    from flows.evaluate import evaluate
+
+    print(machine_line(), file=sys.stderr)
+    forget_weight_hashes()
+    cold, summary = timed(evaluate, spec_path=spec_path, store=str(store))
+    planned = summary["counts"]["images_planned"]
+    check_counts(summary, "cold", planned, None)
+    warm, quiet = warm_runs(evaluate, spec_path, store, args.repeats)
+    stages = warm_stage_times(spec_path, store)
+    median, median_quiet = statistics.median(warm), statistics.median(quiet)
+    verdict = "met" if cold / median >= GOAL_SPEEDUP else "MISSED"
+    print_table("rescore: cold vs warm run of flows.evaluate.evaluate (one process)", [
+        ("images planned (2 models x 25 prompts x 2 seeds, 64x64, 4 steps)", str(planned)),
+        ("imports, then Prefect server start by a warm-up flow (excluded)", f"{import_seconds:.2f} s, {server_seconds:.2f} s"),
+        ("cold run (empty store)", f"{cold:.2f} s"),
+        (f"warm run, median of {len(warm)}", f"{median:.3f} s  ({', '.join(f'{s:.3f}' for s in warm)})"),
+        ("cold / warm", f"{cold / median:.1f}x  (goal >= {GOAL_SPEEDUP:.0f}x: {verdict})"),
+        (f"warm run, flow heartbeats off, median of {len(quiet)}", f"{median_quiet:.3f} s  ({', '.join(f'{s:.3f}' for s in quiet)})"),
+        ("cold / warm with heartbeats off", f"{cold / median_quiet:.1f}x"),
+    ])
+    total = sum(s for _, s in stages)
+    print_table("warm run by stage (task bodies called directly: each @task .fn, no Prefect)", [
+        *((label, f"{seconds:.3f} s") for label, seconds in stages), ("sum of stages", f"{total:.3f} s"),
+        ("Prefect + flow glue: warm median - sum", f"{median - total:.3f} s"),
+        ("Prefect + flow glue, heartbeats off", f"{median_quiet - total:.3f} s")])
+    if args.profile or verdict == "MISSED":
+        stats = profile(lambda: evaluate(spec_path=spec_path, store=str(store)))
+        print("\ncProfile of one warm run with Prefect's defaults (main thread), by own time:")
+        print(top_entries(stats, "tottime", 25))
+        print("the same run, this repo's functions by cumulative time:")
+        print(top_entries(stats, "cumulative", 20, repo_only=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
