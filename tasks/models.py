@@ -118,7 +118,6 @@ def scheduler_class(name: str):
 
 def scheduler_config(local_dir: str, swap_to: str | None) -> dict:
     """The scheduler config a pipeline will run with (after an optional swap), without loading weights."""
-    from diffusers import SchedulerMixin
 
     config_path = Path(local_dir) / "scheduler" / "scheduler_config.json"
     base = json.loads(config_path.read_text()) if config_path.is_file() else {}

@@ -1,6 +1,5 @@
 """Class-conditioned runs end to end: FID/KID/IS equal torchmetrics on the same PNGs and weights."""
 
-import io
 from pathlib import Path
 
 import numpy as np

@@ -1,6 +1,5 @@
 """Image-conditioned runs end to end: edit pairs, directional similarity, sweeps, inspect pairs, errors."""
 
-import json
 from pathlib import Path
 
 import numpy as np
