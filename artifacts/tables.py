@@ -45,18 +45,27 @@ def read(store: Store, table: str, columns: list[str] | None = None) -> pa.Table
     A part whose bytes do not match its name is skipped with a warning: its rows are then
     missing, so the work that produced them is redone rather than trusted.
     """
-    parts = []
-    for rel in store.list(f"tables/{table}", ".parquet"):
-        expected = rel.rsplit("/", 1)[1].removesuffix(".parquet")
+    for _ in range(3):
         try:
-            payload = store.read_bytes(rel, expected)
-        except CorruptArtifact:
-            log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
+            parts = [t for t in (_read_part(store, rel, columns) for rel in store.list(f"tables/{table}", ".parquet")) if t is not None]
+            break
+        except FileNotFoundError:  # a concurrent compaction replaced the parts we listed: list again
             continue
-        parts.append(pq.read_table(io.BytesIO(payload), columns=columns))
+    else:
+        raise RuntimeError(f"{store.path('tables/' + table)}: parts kept disappearing while reading; retry the run")
     if not parts:
         return None
     return pa.concat_tables(parts, promote_options="default")
+
+
+def _read_part(store: Store, rel: str, columns: list[str] | None) -> pa.Table | None:
+    expected = rel.rsplit("/", 1)[1].removesuffix(".parquet")
+    try:
+        payload = store.read_bytes(rel, expected)
+    except CorruptArtifact:
+        log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
+        return None
+    return pq.read_table(io.BytesIO(payload), columns=columns)
 
 
 def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:
@@ -66,11 +75,15 @@ def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:
     return {row[key_column]: row for row in table.to_pylist()}
 
 
-def compact(store: Store, table: str) -> None:
-    """Merge all parts of `table` into one (under the store lock), dropping the old parts."""
+def compact(store: Store, table: str, min_parts: int = 2) -> None:
+    """Merge the parts of `table` into one when there are at least `min_parts` (under the store lock).
+
+    The merged part is written before the old ones are removed, so a reader sees every row at any
+    moment (twice at worst, which `latest_by` absorbs).
+    """
     with store.lock(f"table-{table.replace('/', '_')}"):
         old = store.list(f"tables/{table}", ".parquet")
-        if len(old) < 2:
+        if len(old) < max(min_parts, 2):
             return
         merged = read(store, table)
         new = append(store, table, merged)
@@ -78,3 +91,12 @@ def compact(store: Store, table: str) -> None:
             if rel != new:
                 store.remove(rel)
 
+
+
+def compact_all(store: Store, min_parts: int = 16) -> None:
+    """Compact every table with at least `min_parts` parts (each run appends a few; reads stay fast)."""
+    root = store.path("tables")
+    if not root.is_dir():
+        return
+    for folder in sorted({p.parent for p in root.rglob("*.parquet")}):
+        compact(store, folder.relative_to(root).as_posix(), min_parts)

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from artifacts import tables
 from artifacts.store import Store
 from tasks import stages
 from tasks.prepare import Prepared, prepare
@@ -56,7 +57,9 @@ def score_task(store_root: str, prepared: Prepared, rows: dict, run_id: str, cou
     """Metrics from cached features, the run folder, the report and the regression verdicts."""
     store = Store(store_root)
     scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows, run_id)
-    return finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
+    summary = finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
+    tables.compact_all(store)
+    return summary
 
 
 def _artifact_key(name: str) -> str:

@@ -60,3 +60,14 @@ def test_table_parts_append_read_and_skip_corrupt(tmp_path):
     assert len(store.list("tables/t", ".parquet")) == 1
     assert tables.read(store, "t").num_rows == 2
     assert tables.append(store, "t", pa.table({"key": pa.array([], pa.string())})) is None
+
+
+def test_compact_all_merges_busy_tables_only(tmp_path):
+    store = Store(tmp_path)
+    for i in range(5):
+        tables.append(store, "features/x", [{"sha256": str(i)}])
+    tables.append(store, "generations", [{"key": "k"}])
+    tables.compact_all(store, min_parts=4)
+    assert len(store.list("tables/features/x", ".parquet")) == 1
+    assert sorted(r["sha256"] for r in tables.read(store, "features/x").to_pylist()) == ["0", "1", "2", "3", "4"]
+    assert len(store.list("tables/generations", ".parquet")) == 1
