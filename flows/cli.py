@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RegressionFailed as exc:
+        if getattr(args, "json", False):
+            _print_summary(exc.summary, True)
         print(f"diffeval: {exc}", file=sys.stderr)
         return EXIT_REGRESSION
 

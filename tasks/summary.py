@@ -43,7 +43,8 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
-        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts)"),
+        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs; "
+                   "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
                    lambda r: "bad" if r["verdict"] == "regression" else "good"),

@@ -115,3 +115,17 @@ def test_run_folder_holds_spec_tables_and_summary(first_run):
     for name in ("spec.yaml", "metrics.parquet", "scores.parquet", "comparisons.parquet", "items.parquet", "summary.json", "report.html"):
         assert (folder / name).is_file(), name
     assert json.loads((folder / "summary.json").read_text())["run_id"] == summary["run_id"]
+
+
+def test_regression_against_the_previous_run_fails_the_run(first_run, tiny_models, tmp_path, capsys):
+    from flows.cli import main
+
+    _, store, _ = first_run
+    # a negative tolerance demands an improvement, so the same images count as a regression
+    strict = t2i_spec(tmp_path, tiny_models, regression={"tolerance": {"clip_score": -1000.0}, "fail": True})
+    rc = main(["run", str(strict), "--store", store, "--json"])
+    out = capsys.readouterr()
+    assert rc == 1 and "regression against run" in out.err
+    summary = json.loads(out.out)
+    assert summary["previous_run"] and {v["verdict"] for v in summary["regressions"]} == {"regression"}
+    assert summary["counts"]["images_generated"] == 0
