@@ -259,7 +259,7 @@ def print_report(rows: list[dict], args: argparse.Namespace) -> None:
         ratio = {r["side"]: r["ratio"] for r in rows if r["n"] == n}
         cpu = {r["side"]: r["cpu_ratio"] for r in rows if r["n"] == n}
         print(f"N={n}: cold {ratio['store-cold']:.2f}x wall, {cpu['store-cold']:.2f}x CPU (goal >= {GOAL_COLD}x) "
-              f"{'ok' if ratio['store-cold'] >= GOAL_COLD else 'MISSED'}; warm {ratio['store-warm']:.1f}x "
+              f"{_cold_verdict(ratio['store-cold'], [r for r in rows if r['n'] == n])}; warm {ratio['store-warm']:.1f}x "
               f"(goal >= {GOAL_WARM}x) {'ok' if ratio['store-warm'] >= GOAL_WARM else 'MISSED'}")
     sizes = sorted({r["n"] for r in rows})
     if len(sizes) > 1:
@@ -267,6 +267,15 @@ def print_report(rows: list[dict], args: argparse.Namespace) -> None:
             rss = {r["n"]: r["rss"] for r in rows if r["side"] == side}
             print(f"peak RSS {side}: " + ", ".join(f"N={n}: {rss[n]:.0f} MiB" for n in sizes)
                   + f" (growth {rss[sizes[-1]] - rss[sizes[0]]:+.0f} MiB)")
+
+
+def _cold_verdict(ratio: float, rows: list[dict]) -> str:
+    """ok / MISSED, saying when a miss is smaller than the run-to-run spread (noise on a shared machine)."""
+    if ratio >= GOAL_COLD:
+        return "ok"
+    runs = next(r["all"] for r in rows if r["side"] == "torchmetrics")
+    spread = (max(runs) - min(runs)) / statistics.median(runs)
+    return f"MISSED, within the {spread:.0%} run-to-run spread" if 1 - ratio < spread else "MISSED"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from transformers import (
 )
 
 from artifacts.errors import BadInput
+from artifacts.store import file_lock
 from tasks.tiny_configs import (
     DIT_SCHEDULER,
     PIX2PIX_SCHEDULER,
@@ -231,23 +231,12 @@ def build_full_clip_b16(out: Path) -> Path:
     return _ensure_built(Path(out), build)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock, so two processes never build the same model at once."""
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def _ensure_built(target: Path, build: Callable[[Path], object]) -> Path:
     """Build into a temp folder beside `target`, rename it into place, then write the marker."""
     if (target / MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent / f".{target.name}.lock"):
+    with file_lock(target.parent / f".{target.name}.lock"):
         if (target / MARKER).is_file():  # another process finished it while we waited
             return target
         # A plain mkdir (not mkdtemp's 0700) so the folder gets the usual permissions.

@@ -1,5 +1,6 @@
 """Image-conditioned runs end to end: edit pairs, directional similarity, sweeps, inspect pairs, errors."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,14 @@ def test_bad_edit_input_is_one_line(case, fragment, tmp_path, tiny_models, capsy
     rc = main(["run", str(spec), "--store", str(tmp_path / "store")])
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert rc == 2 and len(lines) == 1 and fragment in lines[0], lines
+
+
+def test_pix2pix_zero_edits_through_inversion(tmp_path, tiny_models):
+    spec = edit_spec(tmp_path, tiny_models, sweep={}, edits={"source": "builtin", "limit": 2},
+                     models=[{"name": "zero", "path": str(tiny_models["sd-a"]), "pipeline": "StableDiffusionPix2PixZeroPipeline",
+                              "scheduler": "DDIMScheduler"}])
+    summary = run_spec(str(spec), str(tmp_path / "store"))
+    assert summary["counts"]["images_generated"] == 2
+    rows = inspect.pairs(Store(tmp_path / "store"), summary["run_id"])
+    assert all(np.isfinite(r["clip_directional_similarity"]) for r in rows)
+    assert json.loads(json.dumps(summary["metrics"]))  # plain JSON all the way down
