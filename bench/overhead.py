@@ -115,8 +115,7 @@ def direct_once(spec_path: str, store: Path) -> float:
 
     started = time.perf_counter()
     root = str(Store(store).root)
-    prepared = flow.prepare_task.fn(spec_path, root)
-    todo = flow.plan_task.fn(root, prepared)
+    prepared, todo = flow.prepare_task.fn(spec_path, root)
     generated = sum(flow.generate_task.fn(root, prepared, v, todo[v["variant"]]) for v in prepared.variants if v["variant"] in todo)
     planned = len({i["key"] for i in prepared.items})
     counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}

@@ -1,4 +1,4 @@
-"""The evaluation DAG as one Prefect flow: prepare → generate → extract → score → report.
+"""The evaluation DAG as one Prefect flow: prepare and plan → generate → extract → score and report.
 
 Tasks are thin wrappers over the pure functions in tasks/; they pass small values (keys, paths,
 counts) and never ask Prefect to cache or persist results: the store is the cache.
@@ -25,22 +25,19 @@ from tasks.summary import finish_run, summary_markdown
 SHARD_SIZE = 256
 
 
-@task(name="prepare", cache_policy=NO_CACHE)
-def prepare_task(spec_path: str, store_root: str) -> Prepared:
-    """Load the spec, its prompts/classes/edits and models; compute every generation key."""
-    return prepare(spec_path, Store(store_root))
+@task(name="prepare-and-plan", cache_policy=NO_CACHE)
+def prepare_task(spec_path: str, store_root: str) -> tuple[Prepared, dict[str, list[dict]]]:
+    """Load the spec, its prompts/classes/edits and models, compute every generation key, and diff the
+    keys against the store (checksums verified): what each variant must generate."""
+    store = Store(store_root)
+    prepared = prepare(spec_path, store)
+    return prepared, stages.missing_by_variant(store, prepared)
 
 
 @task(name="generate", cache_policy=NO_CACHE)
 def generate_task(store_root: str, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
     """Generate one shard of one variant's missing images."""
     return stages.generate_variant(Store(store_root), prepared, variant, items, progress)
-
-
-@task(name="plan", cache_policy=NO_CACHE)
-def plan_task(store_root: str, prepared: Prepared) -> dict[str, list[dict]]:
-    """Diff the planned keys against the store (checksums verified): what each variant must generate."""
-    return stages.missing_by_variant(Store(store_root), prepared)
 
 
 @task(name="extract", cache_policy=NO_CACHE)
@@ -71,10 +68,9 @@ def evaluate(spec_path: str, store: str | None = None) -> dict:
     """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
     store_root = str(Store(store).root)
     # quote(): Prefect would otherwise walk every item of these arguments on each task call.
-    prepared = prepare_task(spec_path, store_root)
+    prepared, todo = prepare_task(spec_path, store_root)
     run_id = new_run_id(prepared.spec.name)
     with progress_bar() as progress:
-        todo = plan_task(store_root, quote(prepared))
         shards = [(v, todo[v["variant"]][i : i + SHARD_SIZE]) for v in prepared.variants if v["variant"] in todo
                   for i in range(0, len(todo[v["variant"]]), SHARD_SIZE)]
         futures = [generate_task.submit(store_root, quote(prepared), v, quote(items), progress) for v, items in shards]
