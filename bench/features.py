@@ -298,8 +298,10 @@ def main(argv: list[str] | None = None) -> None:
                 from tasks.tiny import build_tiny_inception
 
                 build_tiny_inception(Path(args.weights))
-        rows = [row for n in sizes for row in bench_size(args, n, workdir)]
-        print_report(rows, args)
+        rows: list[dict] = []
+        for n in sizes:  # the table so far after each N: a long N=2048 run keeps what it has measured
+            rows += bench_size(args, n, workdir)
+            print_report(rows, args)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

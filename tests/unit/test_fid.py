@@ -239,3 +239,14 @@ def test_small_set_shortcut_equals_the_running_sum_path():
     assert abs(features_to_fid(real, real)) < 1e-9
     big_real, big_fake = rng.normal(size=(80, 16)), rng.normal(size=(70, 16))  # n >= d takes the sums path
     assert features_to_fid(big_real, big_fake) == stats_to_fid(features_to_stats(big_real), features_to_stats(big_fake))
+
+
+def test_kid_kernel_cache_equals_the_per_subset_path(monkeypatch):
+    import tasks.fid as fid
+
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=(60, 32)), rng.normal(0.2, 1.0, size=(50, 32))
+    cached = fid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
+    monkeypatch.setattr(fid, "KERNEL_CACHE_MAX", 0)
+    direct = fid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
+    assert np.allclose(cached, direct, rtol=1e-10, atol=1e-12)
