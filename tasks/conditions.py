@@ -17,8 +17,9 @@ def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
     rows = []
     for p in prompts:
         groups = [f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind)]
+        tags = " · ".join(p[k] for k in ("category", "challenge") if p.get(k))
         rows.append({"condition_id": p["prompt_id"], "condition": {"prompt": p["text"]}, "text": p["text"],
-                     "groups": groups, "meta": {"category": p.get("category"), "challenge": p.get("challenge")}})
+                     "label": f"{p['text']} ({tags})" if tags else p["text"], "groups": groups, "meta": {"category": p.get("category"), "challenge": p.get("challenge")}})
     return rows
 
 

@@ -26,7 +26,7 @@ def edits_to_conditions(rows: list[dict], spec: EvalSpec, store: Store) -> list[
             store.write_bytes(ref_rel(row["image_sha256"]), row["image_bytes"])
         texts = {k: row[k] for k in ("input", "edit", "output")}
         conditions.append({"condition_id": row["edit_id"], "condition": {"source_sha256": row["image_sha256"], **texts},
-                           "text": row["output"], "groups": [], "meta": {"source_sha256": row["image_sha256"], **texts}})
+                           "text": row["output"], "label": f"{row['edit']} ({row['input']} → {row['output']})", "groups": [], "meta": {"source_sha256": row["image_sha256"], **texts}})
     return conditions
 
 

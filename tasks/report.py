@@ -59,7 +59,7 @@ def image_grid(store: Store, run_id: str, items: list[dict], conditions: list[di
         for variant in variants:
             item = first.get((condition["condition_id"], variant))
             cells.append("<td></td>" if item is None else _cell(store, run_id, image_rel(item["key"]), item["key"], variant, f"seed {item['seed']}"))
-        rows.append(f"<tr><td class='l'>{html.escape(condition['text'])}</td>{''.join(cells)}</tr>")
+        rows.append(f"<tr><td class='l'>{html.escape(condition.get('label', condition['text']))}</td>{''.join(cells)}</tr>")
     more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
     return f"<h2>{html.escape(title)}</h2><table class='grid'><tr>{head}</tr>{''.join(rows)}</table>{more}"
 
