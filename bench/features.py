@@ -42,9 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="images per forward on both sides (default 32)")
     parser.add_argument("--image-size", type=int, default=32, help="side of the procedural PNGs (default 32)")
     parser.add_argument("--weights", default=None, help="FID Inception state dict (default: build a random-weight one)")
-    parser.add_argument("--workdir", default=None, help="folder for stores and weights, kept (default: a temp dir, removed)")
+    parser.add_argument("--workdir", default=None,
+                        help="folder for stores and weights, kept and reused (default: a temp dir, removed)")
     parser.add_argument("--profile", action="store_true", help="print the top cProfile entries of each timed loop")
-    parser.add_argument("--tracemalloc", action="store_true", help="print the top Python allocation sites of each timed loop")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="print the top Python allocation sites of each timed loop")
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -53,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---- data (parent) -----------------------------------------------------------------------------
 
 def make_images(root: Path, n: int, size: int) -> dict[str, str]:
-    """N distinct procedural PNGs written into Store(root) under refs/; return {sha256: rel}, also kept in manifest.json."""
+    """N distinct procedural PNGs in Store(root/store) under refs/; return {sha256: rel} (kept in manifest.json)."""
     from artifacts.store import Store, ref_rel
     from tasks.references import procedural_reference_set
 
@@ -112,12 +114,12 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def _store_side(args: argparse.Namespace, root: Path, shas_to_rel: dict[str, str]):
+    import numpy as np
+
     from artifacts.store import Store
     from artifacts.tables import features_table
     from tasks import inception_stage
     from tasks.inception import inception_fingerprint, uint8_to_inception_features
-
-    import numpy as np
 
     store, spec, n = Store(root / "store"), bench_spec(args.weights), len(shas_to_rel)
     # pq.read_table imports pyarrow.dataset (and pandas) on first use: ~0.5 s once per process, not throughput.
@@ -130,7 +132,8 @@ def _store_side(args: argparse.Namespace, root: Path, shas_to_rel: dict[str, str
         uint8_to_inception_features(model, np.zeros((2, args.image_size, args.image_size, 3), np.uint8))
 
     def loop() -> dict:
-        extracted, reused = inception_stage.extract_inception_features(store, spec, shas_to_rel, {}, "cpu", args.batch_size)
+        extracted, reused = inception_stage.extract_inception_features(
+            store, spec, shas_to_rel, {}, "cpu", args.batch_size)
         expected = (n, 0) if args.worker == "store-cold" else (0, n)
         if (extracted, reused) != expected:
             sys.exit(f"features bench: {args.worker} extracted {extracted}, reused {reused}; expected {expected}")
@@ -207,7 +210,7 @@ def spawn(args: argparse.Namespace, side: str, root: Path) -> dict:
                "--threads", str(args.threads), "--batch-size", str(args.batch_size),
                "--image-size", str(args.image_size), "--weights", args.weights]
     command += ["--profile"] * args.profile + ["--tracemalloc"] * args.tracemalloc
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
     if not lines:
         sys.exit(f"features bench: {side} run failed (exit {done.returncode}); its error is above")
@@ -258,8 +261,9 @@ def print_report(rows: list[dict], args: argparse.Namespace) -> None:
     for n in sorted({r["n"] for r in rows}):
         ratio = {r["side"]: r["ratio"] for r in rows if r["n"] == n}
         cpu = {r["side"]: r["cpu_ratio"] for r in rows if r["n"] == n}
+        verdict = _cold_verdict(ratio["store-cold"], [r for r in rows if r["n"] == n])
         print(f"N={n}: cold {ratio['store-cold']:.2f}x wall, {cpu['store-cold']:.2f}x CPU (goal >= {GOAL_COLD}x) "
-              f"{_cold_verdict(ratio['store-cold'], [r for r in rows if r['n'] == n])}; warm {ratio['store-warm']:.1f}x "
+              f"{verdict}; warm {ratio['store-warm']:.1f}x "
               f"(goal >= {GOAL_WARM}x) {'ok' if ratio['store-warm'] >= GOAL_WARM else 'MISSED'}")
     sizes = sorted({r["n"] for r in rows})
     if len(sizes) > 1:

@@ -20,7 +20,7 @@ from tasks import stages
 from tasks.prepare import Prepared, prepare
 from tasks.progress import progress_bar
 from tasks.runs import new_run_id
-from tasks.summary import finish_run, summary_markdown
+from tasks.summary import RegressionFailed, finish_run, summary_markdown
 
 SHARD_SIZE = 256
 
@@ -67,9 +67,9 @@ def _artifact_key(name: str) -> str:
 def evaluate(spec_path: str, store: str | None = None) -> dict:
     """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
     store_root = str(Store(store).root)
-    # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     prepared, todo = prepare_task(spec_path, store_root)
     run_id = new_run_id(prepared.spec.name)
+    # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     with progress_bar() as progress:
         shards = [(v, todo[v["variant"]][i : i + SHARD_SIZE]) for v in prepared.variants if v["variant"] in todo
                   for i in range(0, len(todo[v["variant"]]), SHARD_SIZE)]
@@ -83,8 +83,6 @@ def evaluate(spec_path: str, store: str | None = None) -> dict:
     key = _artifact_key(prepared.spec.name)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")
-    if summary.get("regression_failed"):
-        from tasks.summary import RegressionFailed
-
+    if summary["regression_failed"]:
         raise RegressionFailed(summary)
     return summary

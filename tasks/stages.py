@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from artifacts.store import Store, image_rel, ref_rel
+from tasks.edit_conditions import source_image_rule
+from tasks.edit_stage import edit_samples, extract_edit_features, trade_off_sections
 from tasks.generate import generate_missing
+from tasks.inception_stage import (
+    extract_inception_features,
+    fragility_section,
+    score_sets,
+    wants_inception,
+)
 from tasks.metrics import aggregate_samples, compare_samples, comparison_pairs
+from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE
 from tasks.plan import existing_images, split_missing
 from tasks.prepare import Prepared
-from tasks.scoring import clip_score_samples, extract_clip_features
-from tasks.edit_stage import edit_samples, extract_edit_features, trade_off_sections
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE
-from tasks.inception_stage import extract_inception_features, fragility_section, score_sets, wants_inception
 from tasks.report import html_table
+from tasks.scoring import clip_score_samples, extract_clip_features
 from tasks.sweeps import seed_summary
 
 
@@ -27,11 +33,7 @@ def missing_by_variant(store: Store, prepared: Prepared) -> dict[str, list[dict]
 
 def generate_variant(store: Store, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
     """Generate the missing images of one variant (the pipeline is loaded only when needed)."""
-    source_image = None
-    if prepared.spec.task == "image-to-image":
-        from tasks.edit_conditions import source_image_rule
-
-        source_image = source_image_rule(prepared.spec)
+    source_image = source_image_rule(prepared.spec) if prepared.spec.task == "image-to-image" else None
     return generate_missing(store, items, prepared.condition_map(), prepared.models[variant["model"]], variant["pipeline"],
                             variant["gen"], variant["dtype"], variant["device"], source_image, progress)
 
