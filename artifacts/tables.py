@@ -39,15 +39,20 @@ def append(store: Store, table: str, rows: pa.Table | list[dict], schema: pa.Sch
     return rel
 
 
-def read(store: Store, table: str, columns: list[str] | None = None) -> pa.Table | None:
+def read(store: Store, table: str, columns: list[str] | None = None, keep=None) -> pa.Table | None:
     """All verified parts of `table` concatenated (None when it has none).
 
     A part whose bytes do not match its name is skipped with a warning: its rows are then
-    missing, so the work that produced them is redone rather than trusted.
+    missing, so the work that produced them is redone rather than trusted. `keep(part)` may filter
+    each part as it is read, so memory follows what is kept, not the whole table.
     """
     for _ in range(3):
         try:
-            parts = [t for t in (_read_part(store, rel, columns) for rel in store.list(f"tables/{table}", ".parquet")) if t is not None]
+            parts = []
+            for rel in store.list(f"tables/{table}", ".parquet"):
+                part = _read_part(store, rel, columns)
+                if part is not None:
+                    parts.append(keep(part) if keep else part)
             break
         except FileNotFoundError:  # a concurrent compaction replaced the parts we listed: list again
             continue
@@ -65,7 +70,8 @@ def _read_part(store: Store, rel: str, columns: list[str] | None) -> pa.Table | 
     except CorruptArtifact:
         log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
         return None
-    return pq.read_table(io.BytesIO(payload), columns=columns)
+    # ParquetFile, not read_table: the latter imports pyarrow.dataset (and pandas), 0.5 s per process.
+    return pq.ParquetFile(io.BytesIO(payload)).read(columns=columns)
 
 
 def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from artifacts import tables
 from artifacts.store import Store
@@ -32,10 +33,18 @@ def _vector_array(values: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
 
 
-def read_features(store: Store, extractor: str) -> FeatureSet:
-    """Every verified cached vector of `extractor` (the last write of a sha wins)."""
-    table = tables.read(store, tables.features_table(extractor))
-    if table is None:
+def cached_shas(store: Store, extractor: str) -> set[str]:
+    """The content hashes `extractor` has vectors for (reads only that column)."""
+    table = tables.read(store, tables.features_table(extractor), columns=[SHA])
+    return set(table.column(SHA).to_pylist()) if table is not None else set()
+
+
+def read_features(store: Store, extractor: str, only: set[str] | None = None) -> FeatureSet:
+    """Verified cached vectors of `extractor`, all or `only` those shas (the last write of a sha wins)."""
+    wanted = pa.array(sorted(only), pa.string()) if only is not None else None
+    keep = (lambda part: part.filter(pc.is_in(part.column(SHA), value_set=wanted))) if wanted is not None else None
+    table = tables.read(store, tables.features_table(extractor), keep=keep)
+    if table is None or table.num_rows == 0:
         return FeatureSet({}, {})
     shas = table.column(SHA).to_pylist()
     index = {sha: i for i, sha in enumerate(shas)}
@@ -44,7 +53,7 @@ def read_features(store: Store, extractor: str) -> FeatureSet:
         if name == SHA:
             continue
         chunked = table.column(name).combine_chunks()
-        columns[name] = chunked.values.to_numpy().reshape(len(shas), -1)
+        columns[name] = chunked.flatten().to_numpy().reshape(len(shas), -1)  # flatten honours slices
     return FeatureSet(index, columns)
 
 
@@ -63,7 +72,7 @@ def extract_missing(store: Store, extractor: str, shas: list[str], load: Callabl
     most one batch.
     """
     unique = list(dict.fromkeys(shas))
-    cached = read_features(store, extractor).index
+    cached = cached_shas(store, extractor)
     missing = [s for s in unique if s not in cached]
     task = progress.add_task(f"features {extractor[:24]}", total=len(missing)) if progress and missing else None
     for start in range(0, len(missing), batch_size):
@@ -76,4 +85,4 @@ def extract_missing(store: Store, extractor: str, shas: list[str], load: Callabl
 
 def gather(store: Store, extractor: str, shas: list[str]) -> dict[str, np.ndarray]:
     """The cached vectors of `shas` in order; a missing one is a bug in the caller (extract first)."""
-    return read_features(store, extractor).take(shas)
+    return read_features(store, extractor, set(shas)).take(shas)

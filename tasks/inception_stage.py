@@ -141,7 +141,8 @@ def score_sets(store: Store, spec: EvalSpec, refs: list[dict], variants: list[di
     """FID/KID/IS rows per variant: group `all`, and `class:<label>` where the real images carry that label
     (FID and KID only: IS of a single class says nothing)."""
     extractor = inception_fingerprint(weights_of(spec), preprocess_of(spec))
-    cache = features.read_features(store, extractor)
+    wanted = {r["sha256"] for r in refs} | {image_sha[i["key"]] for i in items}
+    cache = features.read_features(store, extractor, wanted)
     real_all = _valid(cache.take([r["sha256"] for r in refs]))
     real_by_label: dict[str, list[str]] = {}
     for r in refs:
