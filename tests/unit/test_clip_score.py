@@ -76,6 +76,9 @@ def test_per_image_and_group_values_match_torchmetrics(tmp_path, tiny_models, re
         metric.update(tensor, text_of[item["condition_id"]])
     (group,) = [r for r in aggregate_samples(ours, "clip_score", lambda c: []) if r["group"] == "all"]
     assert abs(group["value"] - metric.compute().item()) < 1e-4
+    # the group value is the clamped mean of the per-image values (not a 0 = 0 coincidence)
+    assert abs(group["value"] - max(np.mean([r["value"] for r in ours]), 0.0)) < 1e-9
+    assert group["value"] > 0
 
     assert extract_clip_features(store, resolved, images, TEXTS, "cpu", batch_size=3) == (0, len(pngs) + len(TEXTS))
 
