@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rescore import (  # noqa: E402
-    bench_parser, bench_setup, import_everything, machine_line, print_table, profile, tiny_spec, timed, top_entries,
+    bench_parser, bench_setup, import_everything, machine_line, print_profile, print_table, tiny_spec, timed,
     warm_up_prefect, write_spec,
 )
 
@@ -187,11 +187,8 @@ def main(argv: list[str] | None = None) -> int:
              f"CLIP batch {side['clip_batch']} (medians of {args.repeats})")
     ratio = print_results(seconds, left, title)
     if args.profile or ratio > GOAL_RATIO:
-        stats = profile(lambda: direct_once(spec_path, Path(tempfile.mkdtemp(prefix="profile-", dir=root))))
-        print("\ncProfile of one run of the task bodies without Prefect, by own time:")
-        print(top_entries(stats, "tottime", 15))
-        print("the same run, this repo's functions by cumulative time:")
-        print(top_entries(stats, "cumulative", 25, repo_only=True))
+        print_profile(lambda: direct_once(spec_path, Path(tempfile.mkdtemp(prefix="profile-", dir=root))),
+                      "one run of the task bodies without Prefect", own=15, repo=25)
     return 0
 
 

@@ -156,6 +156,15 @@ def top_entries(profiler: cProfile.Profile, sort: str, limit: int, repo_only: bo
     return out.getvalue().replace(f"{REPO}/", "")
 
 
+def print_profile(fn: Callable, what: str, own: int = 25, repo: int = 20) -> None:
+    """cProfile one call of fn and print its top entries by own time, then this repo's by cumulative time."""
+    stats = profile(fn)
+    print(f"\ncProfile of {what}, by own time:")
+    print(top_entries(stats, "tottime", own))
+    print("the same run, this repo's functions by cumulative time:")
+    print(top_entries(stats, "cumulative", repo, repo_only=True))
+
+
 def warm_stage_times(spec_path: str, store_root: Path) -> list[tuple[str, float]]:
     """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed."""
     from flows import evaluate as flow
@@ -245,11 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         ("Prefect + flow glue: warm median - sum", f"{median - total:.3f} s"),
         ("Prefect + flow glue, heartbeats off", f"{median_quiet - total:.3f} s")])
     if args.profile or verdict == "MISSED":
-        stats = profile(lambda: evaluate(spec_path=spec_path, store=str(store)))
-        print("\ncProfile of one warm run with Prefect's defaults (main thread), by own time:")
-        print(top_entries(stats, "tottime", 25))
-        print("the same run, this repo's functions by cumulative time:")
-        print(top_entries(stats, "cumulative", 20, repo_only=True))
+        print_profile(lambda: evaluate(spec_path=spec_path, store=str(store)),
+                      "one warm run with Prefect's defaults (main thread)")
     return 0
 
 

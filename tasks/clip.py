@@ -23,10 +23,9 @@ class Clip:
     text_fingerprint: str
 
 
-# How texts longer than CLIP's context are cut: "torchmetrics" slices the token ids after tokenizing
-# (as clip_score does; the EOS token is lost), "tokenizer" lets the tokenizer truncate (EOS kept, as
-# the diffusers guide's DirectionalSimilarity does). Identical for texts that fit.
-TRUNCATION = ("torchmetrics", "tokenizer")
+# How texts longer than CLIP's context are cut (`truncate=`): "torchmetrics" slices the token ids
+# after tokenizing (as clip_score does; the EOS token is lost), "tokenizer" lets the tokenizer
+# truncate (EOS kept, as the diffusers guide's DirectionalSimilarity does). Identical for texts that fit.
 
 
 def clip_fingerprints(resolved: ResolvedModel, truncate: str = "torchmetrics") -> tuple[str, str]:

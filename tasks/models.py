@@ -11,7 +11,6 @@ from pathlib import Path
 
 from artifacts.errors import BadInput
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".msgpack", ".onnx", ".gguf")
 _FILE_HASHES: dict[tuple, str] = {}
 
 

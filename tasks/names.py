@@ -13,4 +13,3 @@ GROUP_ALL = "all"
 
 METRIC_COLUMNS = ("model", "metric", "group", "value", "ci_low", "ci_high", "n")
 COMPARISON_COLUMNS = ("a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n")
-SCORE_COLUMNS = ("key", "model", "metric", "value")

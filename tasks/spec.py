@@ -259,8 +259,3 @@ def load_spec(path: str | Path) -> EvalSpec:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BadInput(f"{path}: cannot read the spec ({type(exc).__name__}); fix the YAML") from None
     return spec_from_dict(data, str(path), path.parent)
-
-
-def spec_to_yaml(spec: EvalSpec) -> str:
-    data = spec.model_dump(by_alias=True, exclude_defaults=False, exclude={"base_dir"})
-    return yaml.safe_dump(data, sort_keys=False)
