@@ -6,17 +6,19 @@ Layout (browsable by a person):
     tables/<table>/<sha256>.parquet         append-only table parts, named by their own checksum
     runs/<run_id>/                          spec.yaml, metrics, scores, report.html, grid images
     locks/<name>.lock                       advisory locks for writers sharing one store
+
+Folders are made on first write, so a run that stops on bad input leaves nothing behind, not even
+the store folder. Files and folders get the process umask's permissions (0644 / 0755 under 022),
+as any tool would give them, so that a teammate can read a shared store.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
-from typing import Iterator
 
 from artifacts.errors import BadInput
 from artifacts.keys import sha256_bytes
@@ -35,14 +37,26 @@ def resolve_store_root(store: str | os.PathLike | None) -> Path:
 
 
 class Store:
-    """A folder of artifacts with atomic writes and checksum-verified reads."""
+    """A folder of artifacts with atomic writes and checksum-verified reads (created on first write)."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = resolve_store_root(root)
+
+    def check_writable(self) -> None:
+        """Raise BadInput unless the store folder is writable or can be created; creates nothing."""
+        existing = self.root
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise BadInput(f"store {self.root}: {existing} is not a folder; pass --store DIR with a writable folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise BadInput(f"store {self.root}: {existing} is not writable; pass --store DIR with a writable folder")
+
+    def _make_folder(self, folder: Path) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise BadInput(f"store {self.root}: cannot create it ({exc.strerror}); pass --store DIR with a writable folder") from None
+            raise BadInput(f"store {self.root}: cannot create {folder} ({exc.strerror}); pass --store DIR with a writable folder") from None
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -57,8 +71,10 @@ class Store:
         on every read (a PNG lost in a power cut is then regenerated), not for completion markers.
         """
         target = self.root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        self._make_folder(target.parent)
+        tmp = _temp_beside(target)
+        # os.open with 0o666, not mkstemp (always 0600): the umask decides, as for any other file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -106,30 +122,37 @@ class Store:
         src, dst = self.root / src_rel, self.root / dst_rel
         if dst.exists():
             return
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.tmp")
+        self._make_folder(dst.parent)
+        tmp = _temp_beside(dst)
         try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         """An exclusive advisory lock shared by every process using this store."""
         path = self.root / "locks" / f"{name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folder(path.parent)
         return file_lock(path)
 
 
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on `path` (created if absent), released on exit."""
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def file_lock(path: Path) -> contextlib.AbstractContextManager:
+    """An exclusive lock on `path` (created if absent, with the umask's permissions), released on exit."""
+    # Imported here: only compaction and model builds take locks, and a warm run should not pay for it.
+    from filelock import FileLock
+
+    return FileLock(str(path))
+
+
+def _temp_beside(target: Path) -> Path:
+    """A temp name unique to this write, in the target's folder so that the final rename is atomic."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
 
 
 def image_rel(key: str) -> str:
