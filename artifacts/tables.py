@@ -2,13 +2,22 @@
 
 A part is never rewritten, so concurrent writers cannot corrupt each other, a crash leaves at most
 a temp file behind, and a reader can verify every part against its name.
+
+Part names are hashes and say nothing of when a part was written, so every row carries its write
+time in the column WRITTEN (nanoseconds since the epoch, set by `append`, kept by `compact`), and
+`read` returns rows in that order. Rows of parts from before this column sort first.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
+import time
+
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from artifacts.keys import sha256_bytes
@@ -19,17 +28,34 @@ log = logging.getLogger("diffeval")
 GENERATIONS = "generations"
 PROMPTS = "prompts"
 RUNS = "runs"
+WRITTEN = "written_ns"
+
+_clock = threading.Lock()
+_last_stamp = 0
 
 
 def features_table(extractor_fingerprint: str) -> str:
     return f"features/{extractor_fingerprint}"
 
 
+def write_stamp() -> int:
+    """Now in nanoseconds, strictly increasing within this process (two appends never tie)."""
+    global _last_stamp
+    with _clock:
+        _last_stamp = max(time.time_ns(), _last_stamp + 1)
+        return _last_stamp
+
+
 def append(store: Store, table: str, rows: pa.Table | list[dict], schema: pa.Schema | None = None) -> str | None:
-    """Write `rows` as one new part of `table`; return its relative path (None for no rows)."""
+    """Write `rows` as one new part of `table`, stamped with the write time; return its relative path (None for no rows).
+
+    Rows that already carry WRITTEN (a compacted table) keep it, so merging parts keeps their order.
+    """
     data = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
     if data.num_rows == 0:
         return None
+    if WRITTEN not in data.column_names:
+        data = data.append_column(WRITTEN, pa.array(np.full(data.num_rows, write_stamp(), dtype=np.int64)))
     buffer = io.BytesIO()
     pq.write_table(data, buffer, compression="zstd")
     payload = buffer.getvalue()
@@ -40,12 +66,21 @@ def append(store: Store, table: str, rows: pa.Table | list[dict], schema: pa.Sch
 
 
 def read(store: Store, table: str, columns: list[str] | None = None, keep=None) -> pa.Table | None:
-    """All verified parts of `table` concatenated (None when it has none).
+    """All verified parts of `table` concatenated in write order (None when it has none).
 
     A part whose bytes do not match its name is skipped with a warning: its rows are then
     missing, so the work that produced them is redone rather than trusted. `keep(part)` may filter
-    each part as it is read, so memory follows what is kept, not the whole table.
+    each part as it is read, so memory follows what is kept, not the whole table. WRITTEN orders
+    the rows but is returned only when `columns` names it: callers see the columns they wrote.
     """
+    ordered = _read_in_order(store, table, columns, keep)
+    if ordered is None or WRITTEN not in ordered.column_names or (columns is not None and WRITTEN in columns):
+        return ordered
+    return ordered.drop_columns([WRITTEN])
+
+
+def _read_in_order(store: Store, table: str, columns: list[str] | None = None, keep=None) -> pa.Table | None:
+    """`read`, WRITTEN included."""
     for _ in range(3):
         try:
             parts = []
@@ -60,7 +95,7 @@ def read(store: Store, table: str, columns: list[str] | None = None, keep=None) 
         raise RuntimeError(f"{store.path('tables/' + table)}: parts kept disappearing while reading; retry the run")
     if not parts:
         return None
-    return pa.concat_tables(parts, promote_options="default")
+    return in_write_order(pa.concat_tables(sorted(parts, key=_first_stamp), promote_options="default"))
 
 
 def _read_part(store: Store, rel: str, columns: list[str] | None) -> pa.Table | None:
@@ -71,14 +106,35 @@ def _read_part(store: Store, rel: str, columns: list[str] | None) -> pa.Table | 
         log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
         return None
     # ParquetFile, not read_table: the latter imports pyarrow.dataset (and pandas), 0.5 s per process.
-    return pq.ParquetFile(io.BytesIO(payload)).read(columns=columns)
+    part = pq.ParquetFile(io.BytesIO(payload))
+    if columns is not None and WRITTEN not in columns and WRITTEN in part.schema_arrow.names:
+        columns = [*columns, WRITTEN]
+    return part.read(columns=columns)
+
+
+def _first_stamp(part: pa.Table) -> int:
+    """Sort key of a part: its earliest write time, -1 for parts written before the column existed."""
+    if WRITTEN not in part.column_names:
+        return -1
+    first = pc.min(part.column(WRITTEN)).as_py()
+    return -1 if first is None else first
+
+
+def in_write_order(table: pa.Table) -> pa.Table:
+    """`table` sorted by WRITTEN (stable, rows without it first); untouched when already in order."""
+    if WRITTEN not in table.column_names:
+        return table
+    stamps = pc.fill_null(table.column(WRITTEN), -1).to_numpy()
+    if np.all(stamps[1:] >= stamps[:-1]):  # the usual case: parts sorted by their first row suffice
+        return table
+    return table.take(np.argsort(stamps, kind="stable"))
 
 
 def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:
-    """Rows keyed by `key_column`, the last written row winning."""
+    """Rows keyed by `key_column`, the last written row winning (`read` returns rows in write order)."""
     if table is None:
         return {}
-    return {row[key_column]: row for row in table.to_pylist()}
+    return {row[key_column]: row for row in in_write_order(table).to_pylist()}
 
 
 def compact(store: Store, table: str, min_parts: int = 2) -> None:
@@ -87,16 +143,19 @@ def compact(store: Store, table: str, min_parts: int = 2) -> None:
     The merged part is written before the old ones are removed, so a reader sees every row at any
     moment (twice at worst, which `latest_by` absorbs).
     """
+    if len(store.list(f"tables/{table}", ".parquet")) < max(min_parts, 2):
+        return  # counted again under the lock; this first look spares most runs the lock
     with store.lock(f"table-{table.replace('/', '_')}"):
         old = store.list(f"tables/{table}", ".parquet")
         if len(old) < max(min_parts, 2):
             return
-        merged = read(store, table)
+        merged = _read_in_order(store, table)  # WRITTEN kept: the merged part keeps the order
+        if WRITTEN not in merged.column_names:  # only parts from before the column: they stay first
+            merged = merged.append_column(WRITTEN, pa.nulls(merged.num_rows, pa.int64()))
         new = append(store, table, merged)
         for rel in old:
             if rel != new:
                 store.remove(rel)
-
 
 
 def compact_all(store: Store, min_parts: int = 16) -> None:
