@@ -65,7 +65,9 @@ def run_spec(spec_path: str, store: str | None) -> dict:
     from flows.evaluate import evaluate
     from tasks.prepare import prepare
 
-    prepare(spec_path, Store(store))
+    checked = Store(store)
+    checked.check_writable()  # the store folder itself is made only by the first write
+    prepare(spec_path, checked)
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.

@@ -1,4 +1,4 @@
-"""Bad input: one line on stderr naming the input and the fix, exit code 2, nothing written."""
+"""Bad input: one line on stderr naming the input and the fix, exit code 2, nothing written (not even the store folder)."""
 
 import os
 import subprocess
@@ -67,7 +67,17 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, tiny_mo
     assert len(lines) == 1 and lines[0].startswith("diffeval: error: "), err.err
     assert fragment in lines[0], lines[0]
     assert err.out == ""
-    assert not (store / "images").exists() and not (store / "runs").exists() and not (store / "tables").exists()
+    assert not store.exists(), sorted(p.relative_to(store).as_posix() for p in store.rglob("*"))
+
+
+def test_a_store_that_cannot_be_created_is_one_line_exit_2(tmp_path, tiny_models, capsys):
+    spec = t2i_spec(tmp_path, tiny_models)
+    (tmp_path / "taken").write_text("a file where the store folder should go")
+    rc = main(["run", str(spec), "--store", str(tmp_path / "taken" / "store")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.strip().splitlines() == [f"diffeval: error: store {tmp_path / 'taken' / 'store'}: {tmp_path / 'taken'} is not a folder; "
+                                        "pass --store DIR with a writable folder"]
 
 
 def test_missing_spec_file_from_a_real_process_has_no_traceback(tmp_path):
