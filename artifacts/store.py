@@ -3,7 +3,8 @@
 Layout (browsable by a person):
     images/<key[:2]>/<key>.png              generated images, content addressed by generation key
     refs/<sha[:2]>/<sha>.png                real reference / source images, by content sha256
-    tables/<table>/<sha256>.parquet         append-only table parts, named by their own checksum
+    tables/<table>/<sha256>.parquet         append-only table parts, named by their own checksum (rows
+                                            ordered by their written_ns column, see artifacts/tables.py)
     runs/<run_id>/                          spec.yaml, metrics, scores, report.html, grid images
     locks/<name>.lock                       advisory locks for writers sharing one store
 
