@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,12 @@ ROLE_ALIASES = {
     "category": ("Category", "category"),
     "challenge": ("Challenge", "challenge"),
 }
+
+
+def shipped_parti_to_table() -> Table:
+    """PartiPrompts as shipped in the package (Apache-2.0, tasks/data/NOTICE): read with no network."""
+    with resources.as_file(resources.files(__package__) / "data" / PARTI_HUB_FILE) as path:
+        return file_to_table(path)
 
 
 def file_to_table(path: Path) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.prompts import load_prompts
+from tasks.prompts import PARTI_HUB, load_prompts
 from tasks.spec import PromptsSpec
 from tests.unit.test_prompts import GIGGLE, PARTI_SAMPLE, bad_input
 
@@ -28,8 +28,19 @@ def test_hub_ids_fail_fast_offline(offline):
     expected = ("prompts: cannot load hub dataset '{}' (offline or not found); download it or pass a "
                 "local file with source: file")
     assert bad_input(PromptsSpec(source="hf", path="someone/prompts")) == expected.format("someone/prompts")
-    assert bad_input(PromptsSpec(source="parti")) == expected.format("nateraw/parti-prompts")
+    assert bad_input(PromptsSpec(source="hf", path=PARTI_HUB)) == expected.format(PARTI_HUB)
+    assert bad_input(PromptsSpec(source="parti", path=PARTI_HUB)) == expected.format(PARTI_HUB)
     assert bad_input(PromptsSpec(source="drawbench")) == expected.format("sayakpaul/drawbench")
+
+
+def test_parti_without_a_path_reads_the_shipped_copy_offline(offline, monkeypatch):
+    def no_hub(*args, **kwargs):
+        raise AssertionError("source: parti with no path must not ask the hub")
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", no_hub)
+    monkeypatch.setattr(offline, "load_dataset", no_hub)
+    rows = load_prompts(PromptsSpec(source="parti"))
+    assert len(rows) == 1632 and GIGGLE in {row["text"] for row in rows}
 
 
 def test_parti_hub_reads_the_published_tsv_verbatim(offline, monkeypatch):
@@ -40,8 +51,8 @@ def test_parti_hub_reads_the_published_tsv_verbatim(offline, monkeypatch):
         return str(PARTI_SAMPLE)
 
     monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_download)
-    rows = load_prompts(PromptsSpec(source="parti"))
-    assert calls == [("nateraw/parti-prompts", "PartiPrompts.tsv", "dataset")]
+    rows = load_prompts(PromptsSpec(source="parti", path=PARTI_HUB))
+    assert calls == [(PARTI_HUB, "PartiPrompts.tsv", "dataset")]
     assert len(rows) == 37 and GIGGLE in {row["text"] for row in rows}
 
 
