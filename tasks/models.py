@@ -51,43 +51,51 @@ def fingerprint_folder(folder: str | Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def _hub_reachable(ref: str, revision: str | None) -> bool:
-    """Ask the hub about `ref` once (fast): False when offline; a missing repo or revision is bad input."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+def _hub_reachable(ref: str, revision: str | None, neither: str) -> bool:
+    """Ask the hub about `ref` once: False when it cannot be reached; a missing repo or revision is bad input."""
+    from tasks.hub import CHECK_TIMEOUT_S, hub_reachable
+
+    if not hub_reachable():
         return False
     from huggingface_hub import HfApi
 
     try:
-        HfApi().model_info(ref, revision=revision, timeout=10)
+        HfApi().model_info(ref, revision=revision, timeout=CHECK_TIMEOUT_S)
     except Exception as exc:  # httpx / requests connection errors and the hub's own errors
         name = type(exc).__name__
         if "NotFound" in name or "GatedRepo" in name:
-            raise BadInput(f"model '{ref}': {name} on the hub; check the id and revision, or log in for gated models") from None
+            raise BadInput(f"{neither} nor a model on the hub ({name}); fix the path, or the hub id and revision "
+                           "(log in for a gated model)") from None
         return False
     return True
 
 
-def _hub_snapshot(ref: str, revision: str | None, kind: str) -> str:
+def _hub_snapshot(ref: str, revision: str | None, kind: str, neither: str) -> str:
     """The local snapshot folder of a hub model: downloaded when online, from the HF cache when not."""
-    offline = not _hub_reachable(ref, revision)
+    offline = not _hub_reachable(ref, revision, neither)
     try:
-        if kind == "diffusers":
-            from diffusers import DiffusionPipeline
+        if kind == "diffusers" and not offline:
+            from diffusers import DiffusionPipeline  # why only online: it picks which weight files to fetch
 
-            return str(DiffusionPipeline.download(ref, revision=revision, local_files_only=offline))
-        from huggingface_hub import snapshot_download
+            return str(DiffusionPipeline.download(ref, revision=revision))
+        from huggingface_hub import snapshot_download  # offline: the cached snapshot, without diffusers' ~10 s import
 
-        patterns = ["*.json", "*.txt", "*.safetensors", "*.model"]
+        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model"]
         return snapshot_download(ref, revision=revision, allow_patterns=patterns, local_files_only=offline)
     except Exception as exc:  # the hub client raises many types for "offline" / "not found"
-        raise BadInput(
-            f"model '{ref}': hub id unreachable ({type(exc).__name__}: offline and not in the local cache); "
-            "download it first or pass a local folder path"
-        ) from None
+        if offline:
+            raise BadInput(f"{neither} nor a hub id in the local cache (offline); fix the path or run online "
+                           "once (the model is then cached)") from None
+        raise BadInput(f"{neither} nor a hub model that could be downloaded ({type(exc).__name__}); fix the path "
+                       "or the hub id, or retry") from None
 
 
-def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers", who: str = "model") -> ResolvedModel:
-    """Find the folder behind `ref` (local folder, or hub id via the HF cache/download) and fingerprint it."""
+def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers", who: str = "model",
+                  base_dir: str | Path | None = None) -> ResolvedModel:
+    """Find the folder behind `ref` (local folder, or hub id via the HF cache/download) and fingerprint it.
+
+    base_dir: the spec file's folder, against which a relative folder was looked for (named in errors).
+    """
     path = Path(ref).expanduser()
     if path.is_dir():
         marker = "model_index.json" if kind == "diffusers" else "config.json"
@@ -96,7 +104,9 @@ def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers"
         return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
     if not _looks_like_hub_id(ref):
         raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")
-    local = _hub_snapshot(ref, revision, kind)
+    # why both: `org/name` is a typo'd local folder as often as a hub id, and only the user knows which
+    where = f"relative to the spec: {Path(base_dir).resolve() / ref}" if base_dir is not None else f"{path.resolve()}"
+    local = _hub_snapshot(ref, revision, kind, f"{who}: {ref} is neither a folder (no such folder {where})")
     # A hub snapshot folder is named by its commit; its files are content-addressed blobs.
     return ResolvedModel(ref, local, f"hub:{ref}@{Path(local).name}", revision)
 

@@ -40,7 +40,8 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     for name in ("clip_score", "clip_directional_similarity"):
         cfg = getattr(spec.metrics, name)
         if cfg is not None:
-            out[name] = resolve_model(spec.resolve_path(cfg.model), kind="clip", who=f"metrics.{name}.model")
+            out[name] = resolve_model(spec.resolve_path(cfg.model), kind="clip", who=f"metrics.{name}.model",
+                                      base_dir=spec.base_dir)
     return out
 
 
@@ -68,7 +69,8 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
     """Load and check everything a run needs; raises BadInput on the first problem."""
     spec = load_spec(spec_path)
-    models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path") for m in spec.models}
+    models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path", base_dir=spec.base_dir)
+              for m in spec.models}
     conditions = spec_to_conditions(spec, store, [m.local_dir for m in models.values()])
     metric_models = resolve_metric_models(spec)
     if wants_inception(spec):

@@ -46,7 +46,7 @@ def test_parti_without_a_path_reads_the_shipped_copy_offline(offline, monkeypatc
 def test_parti_hub_reads_the_published_tsv_verbatim(offline, monkeypatch):
     calls = []
 
-    def fake_download(repo_id, filename, repo_type):
+    def fake_download(repo_id, filename, repo_type, local_files_only):
         calls.append((repo_id, filename, repo_type))
         return str(PARTI_SAMPLE)
 
@@ -59,7 +59,7 @@ def test_parti_hub_reads_the_published_tsv_verbatim(offline, monkeypatch):
 def test_parti_hub_copy_without_tsv_goes_through_datasets(offline, monkeypatch):
     from huggingface_hub.errors import EntryNotFoundError
 
-    def no_tsv(repo_id, filename, repo_type):
+    def no_tsv(repo_id, filename, repo_type, local_files_only):
         raise EntryNotFoundError(f"{filename} not in {repo_id}")
 
     features = offline.Features({"Prompt": offline.Value("string"),
