@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.errors import BadInput
 
+log = logging.getLogger("diffeval")
 _FILE_HASHES: dict[tuple, str] = {}
 
 
@@ -188,11 +191,23 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
-def effective_dtype(dtype: str, device: str) -> str:
-    """float16 on a CPU runs slowly or not at all: it falls back to float32 there (recorded in keys)."""
+def effective_dtype(dtype: str, device: str, who: str | None = None) -> str:
+    """float16 on a CPU runs slowly or not at all: float32 is used there (recorded in keys).
+
+    who: the model it is for (e.g. "spec-name: models[a]"); given, the substitution is logged once.
+    """
     if device == "cpu" and dtype == "float16":
+        if who is not None:
+            notice_once(f"{who}: dtype float16 on cpu: float32 is used instead (float16 is slow or unsupported "
+                        "on a CPU); set generation.dtype: float32 to silence this notice")
         return "float32"
     return dtype
+
+
+@functools.cache
+def notice_once(message: str) -> None:
+    """A warning logged once per process: a run checks its spec more than once (CLI, then flow; sweep cells)."""
+    log.warning(message)
 
 
 def quiet_libraries() -> None:

@@ -61,7 +61,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             variants.append({
                 "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
                 "gen": gen, "pipeline": pipeline,
-                "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
+                "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]"),
             })
     return variants
 
