@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from artifacts.errors import BadInput
 from artifacts.keys import key_of, sha256_bytes
+from tasks.hub import load_dataset
 from tasks.spec import EditsSpec
 
 ROLES = ("image", "input", "edit", "output")
@@ -190,7 +191,7 @@ def _hf_records(path: str, split: str, image_column: str, base_dir: str | Path) 
     local = Path(base_dir) / path
     where = str(local.resolve()) if local.exists() else path
     try:
-        ds = datasets.load_dataset(where, split=split)
+        ds = load_dataset(where, split)
     except ValueError as exc:
         if "split" not in str(exc).lower():
             raise BadInput(f"edits '{path}': cannot load the dataset ({str(exc)[:160]}); check edits.path") from None

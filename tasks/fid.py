@@ -157,16 +157,16 @@ def features_to_kid(
     coef: float = 1.0,
     seed: int | torch.Generator = 0,
 ) -> tuple[float, float]:
-    """KID (mean, population std over random subsets), sampled as torchmetrics' KernelInceptionDistance."""
+    """KID (mean, population std over random subsets), sampled as torchmetrics' KernelInceptionDistance.
+
+    subset_size must fit both sets: the stage cuts the spec's to the smaller set and records it.
+    """
     x, y = torch.from_numpy(_as_2d(real)), torch.from_numpy(_as_2d(fake))
     n_real, n_fake = x.shape[0], y.shape[0]
-    if subset_size > min(n_real, n_fake):
-        raise BadInput(
-            f"kid: subset_size {subset_size} is larger than the {n_real} real / {n_fake} generated images; "
-            f"set metrics.kid.subset_size: {min(n_real, n_fake)} or less, or add images"
-        )
-    if subset_size < 2:
-        raise BadInput(f"kid: subset_size {subset_size} is too small; set metrics.kid.subset_size: 2 or more")
+    if min(n_real, n_fake) < 2:
+        raise BadInput(f"kid: needs at least 2 images on each side (got {n_real} real, {n_fake} generated); add images")
+    if not 2 <= subset_size <= min(n_real, n_fake):
+        raise ValueError(f"subset_size {subset_size} does not fit 2..{min(n_real, n_fake)} (the smaller set)")
     gen = _generator(seed)
     # Real then fake permutation per subset: the order torchmetrics draws them in.
     draws = [(torch.randperm(n_real, generator=gen)[:subset_size], torch.randperm(n_fake, generator=gen)[:subset_size])
@@ -213,14 +213,14 @@ def logits_to_inception_score(
 
     Like torchmetrics, rows are shuffled with torch.randperm and cut with torch.chunk, which makes
     ceil(N / splits)-sized parts and so can give fewer than `splits` of them; one part gives std NaN.
+    splits must not exceed N: the stage cuts the spec's to the set and records it.
     """
     x = torch.from_numpy(_as_2d(logits))
     n = x.shape[0]
-    if n < max(splits, 2):
-        raise BadInput(
-            f"inception score: {n} generated image(s) for {splits} splits; "
-            f"set metrics.is.splits: {max(n, 1)} or less, or generate more images"
-        )
+    if n < 2:
+        raise BadInput(f"inception score: needs at least 2 generated images (got {n}); add images")
+    if not 1 <= splits <= n:
+        raise ValueError(f"splits {splits} does not fit 1..{n} (the number of images)")
     x = x[torch.randperm(n, generator=_generator(seed))]
     prob, log_prob = x.softmax(dim=1), x.log_softmax(dim=1)
     scores = []

@@ -106,28 +106,45 @@ def _valid(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in values.items()}
 
 
-def set_metrics(spec: EvalSpec, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], seed: int) -> list[tuple[str, float]]:
-    """(metric, value) pairs of one generated set against the real set, from cached features."""
+def set_metrics(spec: EvalSpec, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], seed: int,
+                record: dict) -> list[tuple[str, float]]:
+    """(metric, value) pairs of one generated set against the real set, from cached features, with the
+    KID subset size and IS splits of the set's fragility record (fitted to the set's size)."""
     m, out = spec.metrics, []
     if m.fid is not None:
         out.append((FID, features_to_fid(real["pool"], fake["pool"])))
     if m.kid is not None:
-        size = min(m.kid.subset_size, len(real["pool"]), len(fake["pool"]))
-        mean, std = features_to_kid(real["pool"], fake["pool"], m.kid.subsets, size, m.kid.degree, m.kid.gamma, m.kid.coef, seed)
+        mean, std = features_to_kid(real["pool"], fake["pool"], m.kid.subsets, record["kid_subset_size"], m.kid.degree,
+                                    m.kid.gamma, m.kid.coef, seed)
         out += [(KID, mean), (KID_STD, std)]
     if m.inception_score is not None:
-        mean, std = logits_to_inception_score(fake["logits"], min(m.inception_score.splits, len(fake["logits"])), seed)
+        mean, std = logits_to_inception_score(fake["logits"], record["is_splits"], seed)
         out += [(IS, mean), (IS_STD, std)]
     return out
 
 
+def fitted_settings(spec: EvalSpec, n_real: int, n_fake: int) -> tuple[dict, list[str]]:
+    """The KID subset_size and IS splits a set of this size takes (the spec's, cut to fit), and what was cut."""
+    m, used, reduced = spec.metrics, {}, []
+    if m.kid is not None:
+        used["kid_subset_size"] = min(m.kid.subset_size, n_real, n_fake)
+        if used["kid_subset_size"] < m.kid.subset_size:
+            reduced.append(f"kid subset_size {m.kid.subset_size} -> {used['kid_subset_size']}")
+    if m.inception_score is not None:
+        used["is_splits"] = min(m.inception_score.splits, n_fake)
+        if used["is_splits"] < m.inception_score.splits:
+            reduced.append(f"is splits {m.inception_score.splits} -> {used['is_splits']}")
+    return used, reduced
+
+
 def fragility_record(spec: EvalSpec, refs: list[dict], n_real: int, n_fake: int) -> dict:
     """What FID/KID/IS depend on besides the images: recorded beside every value."""
+    used, reduced = fitted_settings(spec, n_real, n_fake)
     return {"inception": inception_fingerprint(weights_of(spec), preprocess_of(spec)),
             "weights": weights_of(spec) or "torch-fidelity default URL", "precision": "float32 network, float64 statistics",
             "preprocess": preprocess_of(spec).fingerprint(), "real_formats": sorted({r["format"] for r in refs}),
             "generated_format": "png", "n_real": n_real, "n_fake": n_fake,
-            "rank_deficient": min(n_real, n_fake) < RANK_DEFICIENT_BELOW}
+            "rank_deficient": min(n_real, n_fake) < RANK_DEFICIENT_BELOW, **used, "reduced": reduced}
 
 
 def metric_row(variant: str, cell: dict, metric: str, group: str, value: float, record: dict) -> dict:
@@ -153,18 +170,34 @@ def score_sets(store: Store, spec: EvalSpec, refs: list[dict], variants: list[di
         mine = [i for i in items if i["variant"] == v["variant"]]
         fake = _valid(cache.take([image_sha[i["key"]] for i in mine]))
         record = fragility_record(spec, refs, len(real_all["pool"]), len(fake["pool"]))
-        rows += [metric_row(v["variant"], v["cell"], m, "all", value, record) for m, value in set_metrics(spec, real_all, fake, seed)]
+        rows += [metric_row(v["variant"], v["cell"], m, "all", value, record)
+                 for m, value in set_metrics(spec, real_all, fake, seed, record)]
         for label in dict.fromkeys(label_of[i["condition_id"]] for i in mine):
             real_shas = real_by_label.get(label, [])
             fake_c = _valid(cache.take([image_sha[i["key"]] for i in mine if label_of[i["condition_id"]] == label]))
             real_c = _valid(cache.take(real_shas)) if real_shas else None
             if real_c is None or min(len(real_c["pool"]), len(fake_c["pool"])) < 2:
                 continue
-            rec = fragility_record(spec, refs, len(real_c["pool"]), len(fake_c["pool"]))
             per_class = spec.model_copy(update={"metrics": spec.metrics.model_copy(update={"inception_score": None})})
+            rec = fragility_record(per_class, refs, len(real_c["pool"]), len(fake_c["pool"]))
             rows += [metric_row(v["variant"], v["cell"], m, f"class:{label}", value, rec)
-                     for m, value in set_metrics(per_class, real_c, fake_c, seed)]
+                     for m, value in set_metrics(per_class, real_c, fake_c, seed, rec)]
+    warn_reduced(rows)
     return rows
+
+
+def reduced_groups(rows: list[dict]) -> list[str]:
+    """'variant group: what was cut' for each set whose KID subset_size or IS splits was cut to fit it."""
+    return list(dict.fromkeys(f"{r['model']} {r['group']}: {', '.join(r['record']['reduced'])}"
+                              for r in rows if r.get("record", {}).get("reduced")))
+
+
+def warn_reduced(rows: list[dict]) -> None:
+    """One warning for the run: a smaller subset or fewer splits makes KID / IS noisier and not comparable."""
+    groups = reduced_groups(rows)
+    if groups:
+        log.warning(f"KID subset_size / IS splits cut to fit {len(groups)} small set(s) (first: {groups[0]}); the "
+                    "values used are in each row's record; add images or lower metrics.kid.subset_size / metrics.is.splits")
 
 
 def fragility_section(rows: list[dict]) -> str:
@@ -179,12 +212,18 @@ def fragility_section(rows: list[dict]) -> str:
     if small:
         notes.append(f"Fewer than {RANK_DEFICIENT_BELOW} images on a side (n_real, n_fake: {small}): the 2048-d covariance "
                      "is rank-deficient and FID is biased upwards; compare only numbers with the same n.")
+    reduced = reduced_groups(records)
+    if reduced:
+        notes.append(f"KID subset_size / IS splits were cut to fit small sets, so those values are noisier and not "
+                     f"comparable with uncut ones: {'; '.join(reduced)}.")
     recipes = {(r["record"]["inception"], tuple(r["record"]["real_formats"])) for r in records}
     if len(recipes) > 1:
         notes.append("Rows differ in Inception weights, preprocessing or image format: they are not comparable.")
     table = html_table([{"model": r["model"], "metric": r["metric"], "group": r["group"], "n_real": r["record"]["n_real"],
                          "n_fake": r["record"]["n_fake"], "inception": r["record"]["inception"],
-                         "real formats": ",".join(r["record"]["real_formats"])} for r in records if r["group"] == "all"],
-                       ["model", "metric", "group", "n_real", "n_fake", "inception", "real formats"], "How FID / KID / IS were made")
+                         "real formats": ",".join(r["record"]["real_formats"]), "kid subset_size": r["record"].get("kid_subset_size", ""),
+                         "is splits": r["record"].get("is_splits", "")} for r in records if r["group"] == "all"],
+                       ["model", "metric", "group", "n_real", "n_fake", "inception", "real formats", "kid subset_size", "is splits"],
+                       "How FID / KID / IS were made")
     warnings = "".join(f"<p class='warn'>⚠ {html.escape(n)}</p>" for n in notes)
     return f"<h2>FID / KID / IS</h2>{warnings}{table}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.errors import BadInput
 
+log = logging.getLogger("diffeval")
 _FILE_HASHES: dict[tuple, str] = {}
 
 
@@ -51,43 +54,51 @@ def fingerprint_folder(folder: str | Path) -> str:
     return digest.hexdigest()[:32]
 
 
-def _hub_reachable(ref: str, revision: str | None) -> bool:
-    """Ask the hub about `ref` once (fast): False when offline; a missing repo or revision is bad input."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+def _hub_reachable(ref: str, revision: str | None, neither: str) -> bool:
+    """Ask the hub about `ref` once: False when it cannot be reached; a missing repo or revision is bad input."""
+    from tasks.hub import CHECK_TIMEOUT_S, hub_reachable
+
+    if not hub_reachable():
         return False
     from huggingface_hub import HfApi
 
     try:
-        HfApi().model_info(ref, revision=revision, timeout=10)
+        HfApi().model_info(ref, revision=revision, timeout=CHECK_TIMEOUT_S)
     except Exception as exc:  # httpx / requests connection errors and the hub's own errors
         name = type(exc).__name__
         if "NotFound" in name or "GatedRepo" in name:
-            raise BadInput(f"model '{ref}': {name} on the hub; check the id and revision, or log in for gated models") from None
+            raise BadInput(f"{neither} nor a model on the hub ({name}); fix the path, or the hub id and revision "
+                           "(log in for a gated model)") from None
         return False
     return True
 
 
-def _hub_snapshot(ref: str, revision: str | None, kind: str) -> str:
+def _hub_snapshot(ref: str, revision: str | None, kind: str, neither: str) -> str:
     """The local snapshot folder of a hub model: downloaded when online, from the HF cache when not."""
-    offline = not _hub_reachable(ref, revision)
+    offline = not _hub_reachable(ref, revision, neither)
     try:
-        if kind == "diffusers":
-            from diffusers import DiffusionPipeline
+        if kind == "diffusers" and not offline:
+            from diffusers import DiffusionPipeline  # why only online: it picks which weight files to fetch
 
-            return str(DiffusionPipeline.download(ref, revision=revision, local_files_only=offline))
-        from huggingface_hub import snapshot_download
+            return str(DiffusionPipeline.download(ref, revision=revision))
+        from huggingface_hub import snapshot_download  # offline: the cached snapshot, without diffusers' ~10 s import
 
-        patterns = ["*.json", "*.txt", "*.safetensors", "*.model"]
+        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model"]
         return snapshot_download(ref, revision=revision, allow_patterns=patterns, local_files_only=offline)
     except Exception as exc:  # the hub client raises many types for "offline" / "not found"
-        raise BadInput(
-            f"model '{ref}': hub id unreachable ({type(exc).__name__}: offline and not in the local cache); "
-            "download it first or pass a local folder path"
-        ) from None
+        if offline:
+            raise BadInput(f"{neither} nor a hub id in the local cache (offline); fix the path or run online "
+                           "once (the model is then cached)") from None
+        raise BadInput(f"{neither} nor a hub model that could be downloaded ({type(exc).__name__}); fix the path "
+                       "or the hub id, or retry") from None
 
 
-def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers", who: str = "model") -> ResolvedModel:
-    """Find the folder behind `ref` (local folder, or hub id via the HF cache/download) and fingerprint it."""
+def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers", who: str = "model",
+                  base_dir: str | Path | None = None) -> ResolvedModel:
+    """Find the folder behind `ref` (local folder, or hub id via the HF cache/download) and fingerprint it.
+
+    base_dir: the spec file's folder, against which a relative folder was looked for (named in errors).
+    """
     path = Path(ref).expanduser()
     if path.is_dir():
         marker = "model_index.json" if kind == "diffusers" else "config.json"
@@ -96,7 +107,9 @@ def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers"
         return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
     if not _looks_like_hub_id(ref):
         raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")
-    local = _hub_snapshot(ref, revision, kind)
+    # why both: `org/name` is a typo'd local folder as often as a hub id, and only the user knows which
+    where = f"relative to the spec: {Path(base_dir).resolve() / ref}" if base_dir is not None else f"{path.resolve()}"
+    local = _hub_snapshot(ref, revision, kind, f"{who}: {ref} is neither a folder (no such folder {where})")
     # A hub snapshot folder is named by its commit; its files are content-addressed blobs.
     return ResolvedModel(ref, local, f"hub:{ref}@{Path(local).name}", revision)
 
@@ -178,11 +191,23 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
-def effective_dtype(dtype: str, device: str) -> str:
-    """float16 on a CPU runs slowly or not at all: it falls back to float32 there (recorded in keys)."""
+def effective_dtype(dtype: str, device: str, who: str | None = None) -> str:
+    """float16 on a CPU runs slowly or not at all: float32 is used there (recorded in keys).
+
+    who: the model it is for (e.g. "spec-name: models[a]"); given, the substitution is logged once.
+    """
     if device == "cpu" and dtype == "float16":
+        if who is not None:
+            notice_once(f"{who}: dtype float16 on cpu: float32 is used instead (float16 is slow or unsupported "
+                        "on a CPU); set generation.dtype: float32 to silence this notice")
         return "float32"
     return dtype
+
+
+@functools.cache
+def notice_once(message: str) -> None:
+    """A warning logged once per process: a run checks its spec more than once (CLI, then flow; sweep cells)."""
+    log.warning(message)
 
 
 def quiet_libraries() -> None:

@@ -40,7 +40,8 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     for name in ("clip_score", "clip_directional_similarity"):
         cfg = getattr(spec.metrics, name)
         if cfg is not None:
-            out[name] = resolve_model(spec.resolve_path(cfg.model), kind="clip", who=f"metrics.{name}.model")
+            out[name] = resolve_model(spec.resolve_path(cfg.model), kind="clip", who=f"metrics.{name}.model",
+                                      base_dir=spec.base_dir)
     return out
 
 
@@ -60,7 +61,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             variants.append({
                 "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
                 "gen": gen, "pipeline": pipeline,
-                "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
+                "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]"),
             })
     return variants
 
@@ -68,7 +69,8 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
     """Load and check everything a run needs; raises BadInput on the first problem."""
     spec = load_spec(spec_path)
-    models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path") for m in spec.models}
+    models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path", base_dir=spec.base_dir)
+              for m in spec.models}
     conditions = spec_to_conditions(spec, store, [m.local_dir for m in models.values()])
     metric_models = resolve_metric_models(spec)
     if wants_inception(spec):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from artifacts.errors import BadInput
+from tasks.hub import cache_only_unless_reachable, load_dataset
 
 PARTI_HUB_FILE = "PartiPrompts.tsv"
 FILE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".parquet", ".txt")
@@ -21,6 +23,12 @@ ROLE_ALIASES = {
     "category": ("Category", "category"),
     "challenge": ("Challenge", "challenge"),
 }
+
+
+def shipped_parti_to_table() -> Table:
+    """PartiPrompts as shipped in the package (Apache-2.0, tasks/data/NOTICE): read with no network."""
+    with resources.as_file(resources.files(__package__) / "data" / PARTI_HUB_FILE) as path:
+        return file_to_table(path)
 
 
 def file_to_table(path: Path) -> Table:
@@ -146,7 +154,7 @@ def datasets_to_table(path: str, split: str, mapping: dict[str, str], folder: bo
 
     name = f"prompts: {path}" if folder else f"prompts: hub dataset '{path}'"
     try:
-        dataset = datasets.load_dataset(path, split=split)
+        dataset = load_dataset(path, split)
     except ValueError as exc:
         if "split" not in str(exc).lower():
             raise _load_error(path, folder, exc) from None
@@ -185,7 +193,8 @@ def parti_hub_to_table(repo_id: str, split: str, mapping: dict[str, str]) -> Tab
 
     # why not datasets first: its CSV builder reads a leading '"' as quoting and drops it
     try:
-        local = hf_hub_download(repo_id, PARTI_HUB_FILE, repo_type="dataset")
+        with cache_only_unless_reachable() as reachable:
+            local = hf_hub_download(repo_id, PARTI_HUB_FILE, repo_type="dataset", local_files_only=not reachable)
     except LocalEntryNotFoundError:  # offline; a subclass of EntryNotFoundError, so caught first
         raise _load_error(repo_id) from None
     except EntryNotFoundError:  # a copy of the set without the TSV: let datasets read it

@@ -1,6 +1,9 @@
 """Prompt sets for text-to-image: built-in, PartiPrompts, DrawBench, local files and hub datasets.
 
 Every source becomes rows {prompt_id, text, category, challenge} (category/challenge may be None).
+- `source: parti` with no path reads the PartiPrompts.tsv shipped in tasks/data (Apache-2.0, see
+  tasks/data/NOTICE), so it works offline; with a hub id path (PARTI_HUB) it reads the hub's TSV.
+  DrawBench states no licence, so it is not shipped: its default is the hub copy DRAWBENCH_HUB.
 - Texts and labels are stripped of surrounding whitespace: CLIP tokenizers drop it anyway, so the
   pixels do not change, and copies of a set that differ only in stray spaces get the same ids.
 - prompt_id is a content hash, so a text that appears twice is one prompt: the first row wins.
@@ -26,7 +29,7 @@ from artifacts.errors import BadInput
 from artifacts.keys import sha256_text
 from tasks.builtin_prompts import BUILTIN_PROMPTS
 from tasks.prompt_files import (FILE_SUFFIXES, PARTI_HUB_FILE, Table, columns_to_roles, datasets_to_table, file_to_table,
-                                 parti_hub_to_table)
+                                 parti_hub_to_table, shipped_parti_to_table)
 from tasks.spec import PromptsSpec
 
 PROMPT_COLUMNS = ("prompt_id", "text", "category", "challenge")
@@ -61,7 +64,9 @@ def load_prompts(spec: PromptsSpec, base_dir: str | Path = ".") -> list[dict]:
 
 def spec_to_table(spec: PromptsSpec, base_dir: Path) -> tuple[str, Table]:
     """Read the spec's source: (its name for messages, (columns, records))."""
-    value = spec.path or {"parti": PARTI_HUB, "drawbench": DRAWBENCH_HUB}.get(spec.source)
+    if spec.source == "parti" and spec.path is None:
+        return "prompts: parti (the shipped PartiPrompts.tsv)", shipped_parti_to_table()
+    value = spec.path or {"drawbench": DRAWBENCH_HUB}.get(spec.source)
     if value is None:
         raise BadInput(f"prompts: source {spec.source} needs a path; set prompts.path to a local "
                        f"{'/'.join(FILE_SUFFIXES)} file{' or a hub dataset id' if spec.source == 'hf' else ''}")

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
 from artifacts.errors import BadInput
+from tasks.hub import load_dataset
 from tasks.spec import ReferenceSpec
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -135,7 +136,7 @@ def _hub_images(spec: ReferenceSpec) -> list[tuple[str, bytes, str | None]]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(spec.path, split=spec.split)
+        ds = load_dataset(spec.path, spec.split)
     except Exception as exc:  # offline (ConnectionError, LocalEntryNotFoundError), unknown id or split
         raise BadInput(
             f"reference: hub dataset {spec.path} (split {spec.split}) not available ({type(exc).__name__}); "

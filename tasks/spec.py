@@ -103,7 +103,7 @@ class FidSpec(Frozen):
 
 class KidSpec(Frozen):
     subsets: int = Field(default=100, gt=0)
-    subset_size: int = Field(default=1000, gt=0)
+    subset_size: int = Field(default=1000, ge=2)  # the unbiased MMD estimate needs 2 images per subset
     degree: int = Field(default=3, gt=0)
     gamma: float | None = None
     coef: float = 1.0

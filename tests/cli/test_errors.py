@@ -33,7 +33,8 @@ def _set(path, value):
 CASES = {
     "unknown spec key": (_set(["generaton"], {}), "unknown key 'generaton'"),
     "missing model folder": (_set(["models", 0, "path"], "./no-such-model"), "no-such-model': folder does not exist"),
-    "hub id unreachable offline": (_set(["models", 0, "path"], "someone/not-cached-model"), "someone/not-cached-model': hub id unreachable"),
+    "org/name neither folder nor cached hub id": (_set(["models", 0, "path"], "someone/not-cached-model"),
+                                                  "someone/not-cached-model is neither a folder (no such folder relative to the spec: "),
     "unknown scheduler": (_set(["models", 0, "scheduler"], "DPMSolverMultistepSchedular"), "did you mean DPMSolverMultistepScheduler"),
     "steps <= 0": (_set(["generation", "steps"], 0), "generation.steps"),
     "empty seeds": (_set(["generation", "seeds"], []), "generation.seeds"),

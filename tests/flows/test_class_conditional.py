@@ -91,8 +91,13 @@ def test_rows_carry_groups_record_and_sweep_summary(dit_run):
     row = next(m for m in summary["metrics"] if m["metric"] == "fid" and m["group"] == "all")
     assert row["record"]["n_real"] == 9 and row["record"]["n_fake"] == 6 and row["record"]["rank_deficient"]
     assert row["record"]["real_formats"] == ["png"] and row["record"]["inception"].startswith("inception-")
+    # 6 images a variant, 2 a class: the spec's KID subset_size 4 fits `all` but is cut to 2 per class
+    assert (row["record"]["kid_subset_size"], row["record"]["is_splits"], row["record"]["reduced"]) == (4, 2, [])
+    per_class = next(m for m in summary["metrics"] if m["metric"] == "kid" and m["group"] == "class:tench")
+    assert per_class["record"]["kid_subset_size"] == 2 and per_class["record"]["reduced"] == ["kid subset_size 4 -> 2"]
+    assert "is_splits" not in per_class["record"]  # no IS per class
     report = Path(summary["report"]).read_text()
-    assert "Mean ± sd over seeds" in report and "rank-deficient" in report
+    assert "Mean ± sd over seeds" in report and "rank-deficient" in report and "were cut to fit small sets" in report
 
 
 def test_second_run_and_another_spec_reuse_every_feature(dit_run, tiny_models, tmp_path):

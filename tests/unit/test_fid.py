@@ -90,13 +90,18 @@ def test_stats_merge_in_any_order_equals_stats_of_all() -> None:
     np.testing.assert_allclose(cov, np.cov(feats.astype(np.float64), rowvar=False), atol=1e-12)
 
 
-def test_too_few_samples_and_oversized_subsets_are_bad_input() -> None:
+def test_too_few_samples_are_bad_input_and_unfitted_settings_a_caller_error() -> None:
     feats = np.zeros((1, 4))
     with pytest.raises(BadInput, match="at least 2"):
         stats_to_fid(features_to_stats(feats), features_to_stats(feats))
-    with pytest.raises(BadInput, match=r"kid: subset_size 1000 .*set metrics.kid.subset_size: 5"):
+    with pytest.raises(BadInput, match=r"kid: needs at least 2 images on each side \(got 1 real, 7 generated\)"):
+        features_to_kid(feats, np.zeros((7, 4)), subset_size=1)
+    with pytest.raises(BadInput, match=r"inception score: needs at least 2 generated images \(got 1\)"):
+        logits_to_inception_score(np.zeros((1, 10)), splits=1)
+    # the stage fits subset_size and splits to the sets (tests/unit/test_fid.py::test_stage_fits_...)
+    with pytest.raises(ValueError, match="subset_size 1000 does not fit 2..5"):
         features_to_kid(np.zeros((5, 4)), np.zeros((7, 4)))
-    with pytest.raises(BadInput, match="inception score: 3 generated"):
+    with pytest.raises(ValueError, match="splits 10 does not fit 1..3"):
         logits_to_inception_score(np.zeros((3, 10)), splits=10)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.prompts import load_prompts
+from tasks.prompts import PARTI_HUB, load_prompts
 from tasks.spec import PromptsSpec
 from tests.unit.test_prompts import GIGGLE, PARTI_SAMPLE, bad_input
 
@@ -28,27 +28,38 @@ def test_hub_ids_fail_fast_offline(offline):
     expected = ("prompts: cannot load hub dataset '{}' (offline or not found); download it or pass a "
                 "local file with source: file")
     assert bad_input(PromptsSpec(source="hf", path="someone/prompts")) == expected.format("someone/prompts")
-    assert bad_input(PromptsSpec(source="parti")) == expected.format("nateraw/parti-prompts")
+    assert bad_input(PromptsSpec(source="hf", path=PARTI_HUB)) == expected.format(PARTI_HUB)
+    assert bad_input(PromptsSpec(source="parti", path=PARTI_HUB)) == expected.format(PARTI_HUB)
     assert bad_input(PromptsSpec(source="drawbench")) == expected.format("sayakpaul/drawbench")
+
+
+def test_parti_without_a_path_reads_the_shipped_copy_offline(offline, monkeypatch):
+    def no_hub(*args, **kwargs):
+        raise AssertionError("source: parti with no path must not ask the hub")
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", no_hub)
+    monkeypatch.setattr(offline, "load_dataset", no_hub)
+    rows = load_prompts(PromptsSpec(source="parti"))
+    assert len(rows) == 1632 and GIGGLE in {row["text"] for row in rows}
 
 
 def test_parti_hub_reads_the_published_tsv_verbatim(offline, monkeypatch):
     calls = []
 
-    def fake_download(repo_id, filename, repo_type):
+    def fake_download(repo_id, filename, repo_type, local_files_only):
         calls.append((repo_id, filename, repo_type))
         return str(PARTI_SAMPLE)
 
     monkeypatch.setattr("huggingface_hub.hf_hub_download", fake_download)
-    rows = load_prompts(PromptsSpec(source="parti"))
-    assert calls == [("nateraw/parti-prompts", "PartiPrompts.tsv", "dataset")]
+    rows = load_prompts(PromptsSpec(source="parti", path=PARTI_HUB))
+    assert calls == [(PARTI_HUB, "PartiPrompts.tsv", "dataset")]
     assert len(rows) == 37 and GIGGLE in {row["text"] for row in rows}
 
 
 def test_parti_hub_copy_without_tsv_goes_through_datasets(offline, monkeypatch):
     from huggingface_hub.errors import EntryNotFoundError
 
-    def no_tsv(repo_id, filename, repo_type):
+    def no_tsv(repo_id, filename, repo_type, local_files_only):
         raise EntryNotFoundError(f"{filename} not in {repo_id}")
 
     features = offline.Features({"Prompt": offline.Value("string"),

@@ -41,6 +41,7 @@ metrics:
     ({**BASE, "models": [{"name": "a", "path": "x/y", "stepz": 1}]}, "unknown key(s) ['stepz']"),
     ({**BASE, "models": [{"name": "a", "path": "x/y", "steps": -1}]}, "model a: steps"),
     ({**BASE, "generation": {"dtype": "float8"}}, "generation.dtype"),
+    ({**BASE, "metrics": {"kid": {"subset_size": 1}}}, "metrics.kid.subset_size"),
 ])
 def test_bad_values_are_one_line(data, fragment):
     with pytest.raises(BadInput) as info:

