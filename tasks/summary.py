@@ -6,6 +6,7 @@ import json
 import math
 
 from artifacts.store import Store, run_rel
+from artifacts.inspect import variant_list
 from tasks.metrics import order_groups
 from tasks.names import METRIC_COLUMNS, COMPARISON_COLUMNS
 from tasks.prepare import Prepared
@@ -59,6 +60,7 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
         "run_id": run_id, "store": str(store.root), "spec": spec.name, "task": spec.task, "counts": counts,
+        "variants": variant_list(prepared.variants),
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "regressions": verdicts, "report": report,
