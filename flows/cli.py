@@ -119,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.summary import RegressionFailed
 
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # so that a reader gone away (`| head`) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The Python docs' recipe: point stdout at devnull so the exit flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except BadInput as exc:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

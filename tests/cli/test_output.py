@@ -1,5 +1,5 @@
 """What a run and `inspect` print: one JSON object per --json, whole ids at 80 columns, sorted groups,
-empty results and missing stores said on stderr."""
+empty results and missing stores said on stderr, and a closed pipe that ends quietly."""
 
 import json
 import os
@@ -127,3 +127,14 @@ def test_a_missing_store_is_one_line_and_creates_nothing(tmp_path, what, monkeyp
     monkeypatch.setenv("DIFFEVAL_STORE", str(missing))
     assert main(["inspect", what]) == 2
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("json_flag", [["--json"], []])
+def test_a_closed_pipe_ends_quietly(swept, json_flag):
+    _, store, _ = swept
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written, as after `| head -c 400` has its bytes
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "inspect", "images", "--store", str(store), *json_flag],
+                          stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env(), timeout=300)
+    os.close(write_end)
+    assert proc.returncode == 1 and proc.stderr == ""
