@@ -101,6 +101,7 @@ def print_rows(rows: list[dict], title: str, variants: list[dict] = (), columns:
     print(title)
     if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
         console.print(table)
+        print()
     else:
         width = max(len(c) for c in shown[0])
         for cells in shown:

@@ -43,7 +43,7 @@ def test_variant_labels_become_ids_with_their_settings_listed_once(capsys):
     assert all(len(line) <= 80 for line in lines) and not any("…" in line for line in lines)
     table = [line.split() for line in lines[3:7]]
     assert [r[0] for r in table] == ["v1", "v2", "v3", "v4"] and all(r[4:6] == ["–", "–"] for r in table)
-    assert lines[7:] == ["variants:", "  v1  stable-diffusion-tiny-a  seeds=0, steps=4", "  v2  stable-diffusion-tiny-a  seeds=1, steps=4",
+    assert lines[7:] == ["", "variants:", "  v1  stable-diffusion-tiny-a  seeds=0, steps=4", "  v2  stable-diffusion-tiny-a  seeds=1, steps=4",
                          "  v3  stable-diffusion-tiny-b  seeds=0, steps=4", "  v4  stable-diffusion-tiny-b  seeds=1, steps=4"]
 
 
