@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from artifacts import tables
 from artifacts.errors import BadInput
 from artifacts.runfiles import list_runs, read_run_table
-from artifacts.store import Store, image_rel, ref_rel
+from artifacts.store import Store, image_rel, ref_rel, resolve_store_root
+
+
+def existing_store(store: str | None) -> Store:
+    """The store to read; it must exist already, since reading one must not create it."""
+    root = resolve_store_root(store)
+    if not root.is_dir():
+        raise BadInput(f"store {root}: no such folder; pass --store with the folder your runs wrote to (or set DIFFEVAL_STORE)")
+    return Store(root)
 
 
 def resolve_run(store: Store, run: str | None) -> str:
@@ -22,7 +33,35 @@ def resolve_run(store: Store, run: str | None) -> str:
 
 
 def runs(store: Store) -> list[dict]:
-    return [{k: r[k] for k in ("run_id", "name", "task", "status", "created", "path")} for r in list_runs(store)]
+    """One row per finished run, oldest first; `created` as ISO-8601 UTC."""
+    return [{**{k: r[k] for k in ("run_id", "name", "task", "status")},
+             "created": datetime.fromtimestamp(r["created"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "path": r["path"]}
+            for r in list_runs(store)]
+
+
+def variant_list(rows: list[dict]) -> list[dict]:
+    """Each variant once, in the order rows name them: its label, model and settings (its sweep cell)."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        if row["variant"] not in out:
+            cell = json.loads(row["cell"]) if isinstance(row["cell"], str) else row["cell"]
+            out[row["variant"]] = {"variant": row["variant"], "model": row["model"], "settings": cell or {}}
+    return list(out.values())
+
+
+def variants(store: Store, run_id: str) -> list[dict]:
+    """The variants of a run in run order (the order the summary lists them)."""
+    return variant_list(read_run_table(store, run_id, "items"))
+
+
+def empty_note(store: Store, what: str, run_id: str | None) -> str:
+    """Why `inspect <what>` found no rows, and where to look instead."""
+    if run_id is None:
+        return f"store {store.root}: no runs yet; `diffeval run SPEC --store {store.root}` makes one"
+    task = next((r["task"] for r in list_runs(store) if r["run_id"] == run_id), None)
+    if what == "scores" and task == "class-conditional":
+        return f"no per-image scores in run {run_id} (class-conditional runs have set metrics only; see inspect metrics)"
+    return f"no {'per-image scores' if what == 'scores' else what} in run {run_id}"
 
 
 def images(store: Store, run: str | None) -> list[dict]:
@@ -51,8 +90,6 @@ def metrics(store: Store, run: str | None) -> list[dict]:
 
 def pairs(store: Store, run: str | None) -> list[dict]:
     """Edit runs: one row per edited image with its source, captions and per-pair scores."""
-    import json
-
     run_id = resolve_run(store, run)
     meta = {c["condition_id"]: json.loads(c["meta"]) for c in read_run_table(store, run_id, "conditions")}
     if not meta or "source_sha256" not in next(iter(meta.values())):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -23,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument("--store", default=None, help="store folder (default $DIFFEVAL_STORE or ./.diffeval)")
     out = argparse.ArgumentParser(add_help=False)
-    out.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    out.add_argument("--json", action="store_true", help="print one JSON object on stdout: run → the run summary; demo → {\"runs\": [summary, ...]}; "
+                     "inspect → {\"store\", \"run_id\", \"rows\": [...]} (NaN as null)")
     run = sub.add_parser("run", parents=[store, out], help="evaluate the models of an EvalSpec YAML file")
     run.add_argument("spec", help="EvalSpec YAML file (relative paths in it resolve against its folder)")
     sub.add_parser("demo", parents=[store, out], help="build tiny models and run the built-in comparison")
@@ -41,23 +41,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
     serve.add_argument("--name", default="nightly", help="deployment name shown in the Prefect UI (default: nightly)")
     return parser
-
-
-def _print_rows(rows: list[dict], as_json: bool, title: str) -> None:
-    if as_json:
-        print(json.dumps(rows, default=str))
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=title)
-    columns = list(rows[0]) if rows else []
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row.values()])
-    Console().print(table)
 
 
 def run_spec(spec_path: str, store: str | None) -> dict:
@@ -79,15 +62,33 @@ def run_spec(spec_path: str, store: str | None) -> dict:
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
+    from flows.terminal import print_json, print_summary, summary_object
+
     if as_json:
-        print(json.dumps({k: summary[k] for k in ("run_id", "store", "counts", "metrics", "comparisons")} | {
-            k: summary[k] for k in ("report", "previous_run", "regressions")}, default=str))
+        print_json(summary_object(summary))
+    else:
+        print_summary(summary)
+
+
+def _inspect(args: argparse.Namespace) -> None:
+    """Rows of the store or of one run; an empty result is said on stderr, and reading creates nothing."""
+    from artifacts import inspect
+    from flows.terminal import print_json, print_rows, print_variants
+    from tasks.names import METRIC_COLUMNS
+
+    store = inspect.existing_store(args.store)
+    run_id = None if args.what == "runs" else inspect.resolve_run(store, args.run)
+    rows = inspect.runs(store) if run_id is None else getattr(inspect, args.what)(store, run_id)
+    if not rows:
+        print(f"diffeval: {inspect.empty_note(store, args.what, run_id)}", file=sys.stderr)
+    if args.json:
+        print_json({"store": str(store.root), **({"run_id": run_id} if run_id else {}), "rows": rows})
         return
-    _print_rows([{k: m[k] for k in ("model", "metric", "group", "value", "ci_low", "ci_high", "n")} for m in summary["metrics"] if m["group"] == "all"], False, "Metrics")
-    if summary["comparisons"]:
-        _print_rows(summary["comparisons"], False, "Paired comparisons (a − b)")
-    print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
-    print(f"report: {summary['report']}")
+    variants = inspect.variants(store, run_id) if run_id else []
+    # Metric rows also carry their sweep cell and FID recipe: those stay in --json, off the table.
+    columns = list(METRIC_COLUMNS) if args.what == "metrics" else None
+    title = f"{args.what} of run {run_id}" if run_id else f"runs in {store.root}"
+    print_variants(variants, print_rows(rows, title, variants, columns))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -95,16 +96,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_summary(run_spec(args.spec, args.store), args.json)
     elif args.command == "demo":
         from flows.demo import write_demo_spec
+        from flows.terminal import print_json, print_summary, summary_object
 
-        for summary in (run_spec(path, args.store) for path in write_demo_spec(args.store)):
-            _print_summary(summary, args.json)
+        paths = write_demo_spec(args.store)
+        if args.json:
+            print_json({"runs": [summary_object(run_spec(path, args.store)) for path in paths]})
+        else:
+            for path in paths:
+                print_summary(run_spec(path, args.store))
     elif args.command == "inspect":
-        from artifacts import inspect
-        from artifacts.store import Store
-
-        store = Store(args.store)
-        rows = inspect.runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, args.run)
-        _print_rows(rows, args.json, args.what)
+        _inspect(args)
     elif args.command == "models":
         from tasks.tiny import build_tiny_models
 
@@ -123,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.summary import RegressionFailed
 
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # so that a reader gone away (`| head`) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The Python docs' recipe: point stdout at devnull so the exit flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except BadInput as exc:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

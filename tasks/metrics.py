@@ -14,6 +14,8 @@ from tasks.stats import bootstrap_mean_ci, group_means, paired_difference
 
 # torchmetrics reports CLIP score as max(mean, 0); other metrics are reported as they are.
 CLAMPED_AT_ZERO = {CLIP_SCORE}
+# Breakdowns after `all`: PartiPrompts' challenges, then categories, then any other kind (classes).
+GROUP_KIND_RANK = {"challenge": 1, "category": 2}
 
 
 def _sample_id(sample: dict) -> tuple:
@@ -44,6 +46,23 @@ def aggregate_samples(samples: list[dict], metric: str, groups_of: Callable[[str
                          "ci_low": clamp(low), "ci_high": clamp(high), "n": len(idx),
                          "n_images": sum(images[units[j]] for j in idx)})
     return rows
+
+
+def group_order(group: str) -> tuple:
+    """Sort key: `all`, then challenges, then categories, then other groups by kind; each alphabetical."""
+    if group == GROUP_ALL:
+        return (0, "", "", "")
+    kind, _, name = group.partition(":")
+    rank = GROUP_KIND_RANK.get(kind, 3)
+    return (rank, kind if rank == 3 else "", name.casefold(), name)
+
+
+def order_groups(rows: list[dict]) -> list[dict]:
+    """Metric rows with each (model, metric)'s groups in `group_order`; models and metrics keep their order."""
+    first: dict[tuple, int] = {}
+    for row in rows:
+        first.setdefault((row["model"], row["metric"]), len(first))
+    return sorted(rows, key=lambda r: (first[(r["model"], r["metric"])], group_order(r["group"])))
 
 
 def comparison_pairs(variants: list[dict]) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -179,6 +179,11 @@ class RegressionSpec(Frozen):
     fail: bool = False
 
 
+class ReportSpec(Frozen):
+    # None: each variant's first seed; "all": every seed; a list: those seeds (a row per seed).
+    grid_seeds: Literal["all"] | Annotated[list[int], Field(min_length=1)] | None = None
+
+
 class EvalSpec(Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     task: Task = "text-to-image"
@@ -191,6 +196,7 @@ class EvalSpec(Frozen):
     sweep: SweepSpec = Field(default_factory=SweepSpec)
     metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec(clip_score=ClipScoreSpec()))
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
+    report: ReportSpec = Field(default_factory=ReportSpec)
     base_dir: str = "."
 
     @model_validator(mode="after")
@@ -204,6 +210,11 @@ class EvalSpec(Frozen):
             raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
         if (self.metrics.fid or self.metrics.kid) and self.reference is None:
             raise ValueError("metrics fid/kid need a reference: {path: ...} section with real images")
+        if isinstance(self.report.grid_seeds, list):
+            seeds = {s for m in self.models for cell in self.sweep.cells() for s in self.generation_for(m, cell).seeds}
+            if not set(self.report.grid_seeds) <= seeds:
+                raise ValueError(f"report.grid_seeds: {self.report.grid_seeds} names seeds that are not generated "
+                                 f"(seeds: {sorted(seeds)}); list some of those, or use all")
         return self
 
     def generation_for(self, model: ModelSpec, cell: dict[str, Any] | None = None) -> GenerationSpec:

@@ -6,12 +6,13 @@ import numpy as np
 
 
 def bootstrap_mean_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of `values` (one value per resampling unit)."""
+    """Percentile bootstrap CI of the mean of `values` (one value per resampling unit); NaN for n < 2.
+
+    One unit resamples to itself: a CI equal to the value would claim a certainty that nothing measured.
+    """
     values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
+    if values.size < 2:
         return float("nan"), float("nan")
-    if values.size == 1:
-        return float(values[0]), float(values[0])
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
     tail = (1.0 - level) / 2.0 * 100.0

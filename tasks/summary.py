@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 from artifacts.store import Store, run_rel
+from artifacts.inspect import variant_list
+from tasks.metrics import order_groups
 from tasks.names import METRIC_COLUMNS, COMPARISON_COLUMNS
 from tasks.prepare import Prepared
-from tasks.report import html_table, image_grid, write_report
+from tasks.report import fmt_number, html_table, image_grid, write_report
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from tasks.runs import previous_run, regressions
 
@@ -30,6 +33,7 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
                comparisons: list[dict], sections: list[str]) -> dict:
     """Write the run folder (spec, tables, report, summary.json), register it, return the summary."""
     spec = prepared.spec
+    metrics = order_groups(metrics)
     store.write_bytes(run_rel(run_id, "spec.yaml"), open(prepared.spec_path, "rb").read())
     write_run_table(store, run_id, "conditions", [{k: c[k] for k in ("condition_id", "text", "groups", "meta")} for c in prepared.conditions])
     write_run_table(store, run_id, "items", prepared.items)
@@ -43,18 +47,20 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
-        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs; "
+        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
                    lambda r: "bad" if r["verdict"] == "regression" else "good"),
         *sections,
         image_grid(store, run_id, prepared.items, prepared.conditions, variants, sources={
-            c["condition_id"]: c["meta"]["source_sha256"] for c in prepared.conditions} if spec.task == "image-to-image" else None),
+            c["condition_id"]: c["meta"]["source_sha256"] for c in prepared.conditions} if spec.task == "image-to-image" else None,
+            seeds=spec.report.grid_seeds),
     ]
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
         "run_id": run_id, "store": str(store.root), "spec": spec.name, "task": spec.task, "counts": counts,
+        "variants": variant_list(prepared.variants),
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "regressions": verdicts, "report": report,
@@ -73,7 +79,8 @@ def summary_markdown(summary: dict) -> str:
              f"({c['images_generated']} generated, {c['images_reused']} reused); features {c['features_extracted']} "
              f"extracted, {c['features_reused']} reused.", "", "| a | b | metric | diff | 95% CI | win rate | n |", "|---|---|---|---|---|---|---|"]
     for r in summary["comparisons"]:
-        lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {r['diff']:.4f} | [{r['ci_low']:.4f}, {r['ci_high']:.4f}] | {r['win_rate']:.2f} | {r['n']} |")
+        ci = "–" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
+        lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {fmt_number(r['diff'])} | {ci} | {r['win_rate']:.2f} | {r['n']} |")
     bad = [v for v in summary["regressions"] if v["verdict"] == "regression"]
     lines += ["", f"Regressions against `{summary['previous_run']}`: " + (", ".join(f"{v['model']} {v['metric']}" for v in bad) or "none")]
     lines += ["", f"Report: `{summary['report']}`"]
