@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def make_images(root: Path, n: int, size: int) -> dict[str, str]:
     """N distinct procedural PNGs in Store(root/store) under refs/; return {sha256: rel} (kept in manifest.json)."""
     from artifacts.store import Store, ref_rel
-    from tasks.references import procedural_reference_set
+    from tasks.inputs.references import procedural_reference_set
 
     manifest = root / "manifest.json"
     if manifest.is_file():
@@ -118,8 +118,8 @@ def _store_side(args: argparse.Namespace, root: Path, shas_to_rel: dict[str, str
 
     from artifacts.store import Store
     from artifacts.tables import features_table
-    from tasks import inception_stage
-    from tasks.inception import inception_fingerprint, uint8_to_inception_features
+    from tasks.stages import sets as inception_stage
+    from tasks.extractors.inception import inception_fingerprint, uint8_to_inception_features
 
     store, spec, n = Store(root / "store"), bench_spec(args.weights), len(shas_to_rel)
     # pq.read_table imports pyarrow.dataset (and pandas) on first use: ~0.5 s once per process, not throughput.
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.weights is None:
             args.weights = str(workdir / "inception.pth")
             if not Path(args.weights).is_file():
-                from tasks.tiny import build_tiny_inception
+                from tasks.demo.tiny import build_tiny_inception
 
                 build_tiny_inception(Path(args.weights))
         rows: list[dict] = []

@@ -1,8 +1,8 @@
 """GPU throughput check: the flow's generation and CLIP extraction functions against bare loops, full-size models.
 
 Builds a random-weight SD-1.5-architecture pipeline and a ViT-B/16-size CLIP, then, without Prefect,
-runs `tasks.generate.generate_missing` (items planned by tasks/plan.py, into a temp Store) and
-`tasks.scoring.extract_clip_features` on 32 prompts, float16, batch 8, 512x512, 25 steps, and a bare
+runs `tasks.generation.generate.generate_missing` (items planned by tasks/plan/keys.py, into a temp Store) and
+`tasks.stages.clip.extract_clip_features` on 32 prompts, float16, batch 8, 512x512, 25 steps, and a bare
 diffusers loop over the same pipeline object (same batches, per-image generators). Prints images/s
 and peak GPU memory. Estimate on one H100 with 25 steps: models built, written (4.6 GB of float32
 weights) and hashed in about 1 min (30 s on one CPU thread here), loaded in ~15 s, each 32-image pass
@@ -63,7 +63,7 @@ def peak_gib(device: str) -> str:
 
 def build_models(work: Path, smoke: bool) -> tuple[Path, Path]:
     """The SD pipeline folder and the CLIP folder: full-size random weights, or tiny ones for the smoke check."""
-    from tasks import tiny
+    from tasks.demo import tiny
 
     if smoke:
         return tiny.build_tiny_sd(work / "sd-tiny", seed=0), tiny.build_tiny_clip(work / "clip-tiny")
@@ -80,8 +80,8 @@ def warm_up_tables(work: Path) -> None:
 
 def prompt_conditions(n: int) -> list[dict]:
     """n condition rows from the built-in prompts, cycled with a suffix so every text is distinct."""
-    from tasks.builtin_prompts import BUILTIN_PROMPTS
-    from tasks.conditions import prompts_to_conditions
+    from tasks.inputs.builtin_prompts import BUILTIN_PROMPTS
+    from tasks.inputs.conditions import prompts_to_conditions
 
     rows = []
     for i in range(n):
@@ -93,8 +93,8 @@ def prompt_conditions(n: int) -> list[dict]:
 
 def plan(sd_dir: Path, cfg: dict) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
-    from tasks.models import pipeline_class_name, resolve_model
-    from tasks.plan import plan_variant
+    from tasks.models.resolve import pipeline_class_name, resolve_model
+    from tasks.plan.keys import plan_variant
     from tasks.spec import GenerationSpec
 
     resolved = resolve_model(str(sd_dir))
@@ -129,7 +129,7 @@ def bare_generate(pipe, items: list[dict], texts: dict[str, str], gen, device: s
 def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     """Load, warm up, then time the bare loop and generate_missing on the same pipeline object."""
     from artifacts.keys import sha256_bytes
-    from tasks.generate import cached_pipeline, generate_missing, png_bytes
+    from tasks.generation.generate import cached_pipeline, generate_missing, png_bytes
 
     v, gen, items, device = p["variant"], p["gen"], p["items"], cfg["device"]
     texts = {c["condition_id"]: c["text"] for c in p["conditions"]}
@@ -147,7 +147,7 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     sync(device)
     ours = time.perf_counter() - started
     assert made == len(items), f"generate_missing made {made} of {len(items)} images"
-    from tasks.plan import existing_images
+    from tasks.plan.keys import existing_images
 
     rows = existing_images(store, {i["key"] for i in items})
     same = sum(sha256_bytes(png_bytes(img)) == rows[i["key"]]["sha256"] for img, i in zip(images, items))
@@ -162,10 +162,10 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
 def extraction(p: dict, store, clip_dir: Path, cfg: dict) -> list[tuple[str, str]]:
     """Load CLIP, warm up, then time a bare decode + embed loop and extract_clip_features on the stored PNGs."""
     from artifacts.store import image_rel
-    from tasks.clip import images_to_clip_embeds, texts_to_clip_embeds
-    from tasks.models import resolve_model
-    from tasks.plan import existing_images
-    from tasks.scoring import cached_clip, extract_clip_features, png_to_uint8_chw
+    from tasks.extractors.clip import images_to_clip_embeds, texts_to_clip_embeds
+    from tasks.models.resolve import resolve_model
+    from tasks.plan.keys import existing_images
+    from tasks.stages.clip import cached_clip, extract_clip_features, png_to_uint8_chw
 
     device = cfg["device"]
     started = time.perf_counter()

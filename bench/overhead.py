@@ -50,7 +50,7 @@ def bare_loop(pipe, clip, items: list[dict], texts: dict[str, str], gen, clip_ba
     import torch
 
     from artifacts.keys import derive_seed
-    from tasks.clip import images_to_clip_embeds, texts_to_clip_embeds
+    from tasks.extractors.clip import images_to_clip_embeds, texts_to_clip_embeds
 
     pngs = []
     with torch.inference_mode():
@@ -73,10 +73,10 @@ def load_both_sides(spec_path: str, scratch: Path) -> dict:
     import torch
 
     from artifacts.store import Store
-    from tasks.clip import load_clip
-    from tasks.generate import cached_pipeline
-    from tasks.prepare import prepare
-    from tasks.scoring import cached_clip
+    from tasks.extractors.clip import load_clip
+    from tasks.generation.generate import cached_pipeline
+    from tasks.plan.prepare import prepare
+    from tasks.stages.clip import cached_clip
 
     prepared = prepare(spec_path, Store(scratch))
     (variant,) = prepared.variants
@@ -111,7 +111,7 @@ def direct_once(spec_path: str, store: Path) -> float:
     """The flow's task bodies (each task's .fn, no Prefect) in the flow's order, into a fresh store."""
     from artifacts.store import Store
     from flows import evaluate as flow
-    from tasks.runs import new_run_id
+    from tasks.reporting.runs import new_run_id
 
     started = time.perf_counter()
     root = str(Store(store).root)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also cProfile one direct (no Prefect) run")
     args = parser.parse_args(argv)
     root, models_dir = bench_setup(args, "overhead")
-    from tasks.tiny import build_tiny_models
+    from tasks.demo.tiny import build_tiny_models
 
     models = build_tiny_models(models_dir)
     spec_path = write_spec(root / "specs", tiny_spec("bench-overhead", models, ["sd-a"], SEEDS, PROMPTS))

@@ -82,7 +82,7 @@ def import_everything() -> None:
     import transformers
 
     import flows.evaluate  # noqa: F401
-    import tasks.stages  # noqa: F401
+    import tasks.stages.run  # noqa: F401
     from artifacts import tables
     from artifacts.store import Store
 
@@ -114,7 +114,7 @@ def write_spec(folder: Path, spec: dict) -> str:
 
 def forget_weight_hashes() -> None:
     """Drop the per-process memo of weight-file hashes, so each run fingerprints models as a new process would."""
-    from tasks import models
+    from tasks.models import resolve as models
 
     models._FILE_HASHES.clear()
 
@@ -168,7 +168,7 @@ def print_profile(fn: Callable, what: str, own: int = 25, repo: int = 20) -> Non
 def warm_stage_times(spec_path: str, store_root: Path) -> list[tuple[str, float]]:
     """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed."""
     from flows import evaluate as flow
-    from tasks.runs import new_run_id
+    from tasks.reporting.runs import new_run_id
 
     root = str(store_root)
     forget_weight_hashes()
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also cProfile one warm run (done anyway when the goal is missed)")
     args = parser.parse_args(argv)
     store_root, models_dir = bench_setup(args, "rescore")
-    from tasks.tiny import build_tiny_models
+    from tasks.demo.tiny import build_tiny_models
 
     models = build_tiny_models(models_dir)
     spec_path = write_spec(store_root / "specs", tiny_spec("bench-rescore", models, ["sd-a", "sd-b"], [0, 1], None))

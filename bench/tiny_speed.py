@@ -2,7 +2,7 @@
 
 What the removed test `test_sd_speed_on_one_thread` measured, as a figure rather than a pass/fail
 (timing in a test fails on a busy machine and says nothing on a quiet one): the tiny SD pipeline
-(`tasks.tiny`, 64x64, 4 steps) generating a batch of 4 images, after one untimed warm-up batch.
+(`tasks.demo.tiny`, 64x64, 4 steps) generating a batch of 4 images, after one untimed warm-up batch.
 The flow tests and the demo are sized on it: about 0.05 s per image on one quiet core.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/tiny_speed.py --threads 1 --repeats 5
@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from diffusers import StableDiffusionPipeline
 
-    from tasks.models import quiet_libraries
-    from tasks.tiny import build_tiny_models
+    from tasks.models.resolve import quiet_libraries
+    from tasks.demo.tiny import build_tiny_models
 
     quiet_libraries()
     pipe = StableDiffusionPipeline.from_pretrained(build_tiny_models(models_dir)["sd-a"])

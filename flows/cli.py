@@ -49,7 +49,7 @@ def run_spec(spec_path: str, store: str | None) -> dict:
 
     from artifacts.store import Store
     from flows.evaluate import evaluate
-    from tasks.prepare import prepare
+    from tasks.plan.prepare import prepare
 
     checked = Store(store)
     checked.check_writable()  # the store folder itself is made only by the first write
@@ -107,7 +107,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "inspect":
         _inspect(args)
     elif args.command == "models":
-        from tasks.tiny import build_tiny_models
+        from tasks.demo.tiny import build_tiny_models
 
         for name, path in build_tiny_models(args.out).items():
             print(f"{name}: {path}")
@@ -121,7 +121,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
-    from tasks.summary import RegressionFailed
+    from tasks.reporting.summary import RegressionFailed
 
     try:
         code = _dispatch(args)

@@ -54,8 +54,8 @@ def image_to_image_spec(models: dict[str, Path]) -> dict:
 
 def write_demo_spec(store: str | None) -> list[str]:
     """Build the tiny models and demo data if absent, write the demo specs into the store; return their paths."""
-    from tasks.references import procedural_reference_set
-    from tasks.tiny import build_tiny_models
+    from tasks.inputs.references import procedural_reference_set
+    from tasks.demo.tiny import build_tiny_models
 
     root = Store(store).root
     models = build_tiny_models(root / "models" / "tiny")

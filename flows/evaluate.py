@@ -16,11 +16,11 @@ from prefect.utilities.annotations import quote
 
 from artifacts import tables
 from artifacts.store import Store
-from tasks import stages
-from tasks.prepare import Prepared, prepare
-from tasks.progress import progress_bar
-from tasks.runs import new_run_id
-from tasks.summary import RegressionFailed, finish_run, summary_markdown
+from tasks.stages import run as stages
+from tasks.plan.prepare import Prepared, prepare
+from tasks.stages.progress import progress_bar
+from tasks.reporting.runs import new_run_id
+from tasks.reporting.summary import RegressionFailed, finish_run, summary_markdown
 
 SHARD_SIZE = 256
 

@@ -38,7 +38,7 @@ def summary_object(summary: dict) -> dict:
 
 
 def _text(value) -> str:
-    from tasks.report import fmt_number
+    from tasks.reporting.report import fmt_number
 
     if value is None:
         return "–"

@@ -23,7 +23,7 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Every tiny random-weight model, built once per test session."""
-    from tasks.tiny import build_tiny_models
+    from tasks.demo.tiny import build_tiny_models
 
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
 

@@ -11,7 +11,7 @@ from PIL import Image
 from artifacts import inspect
 from artifacts.store import Store
 from flows.cli import main, run_spec
-from tasks.references import procedural_reference_set
+from tasks.inputs.references import procedural_reference_set
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 LABELS = ["tench", "goldfish", "church"]

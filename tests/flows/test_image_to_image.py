@@ -11,7 +11,7 @@ from PIL import Image
 from artifacts import inspect
 from artifacts.store import Store
 from flows.cli import main, run_spec
-from tasks.edit_metrics import directional_similarity, image_consistency
+from tasks.metrics.directional import directional_similarity, image_consistency
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -52,9 +52,9 @@ def test_edit_run_counts_metrics_and_comparisons(edit_run):
 
 
 def test_per_pair_values_follow_the_definition(edit_run, tiny_models):
-    from tasks.clip import images_to_clip_embeds, load_clip, texts_to_clip_embeds
-    from tasks.models import resolve_model
-    from tasks.scoring import png_to_uint8_chw
+    from tasks.extractors.clip import images_to_clip_embeds, load_clip, texts_to_clip_embeds
+    from tasks.models.resolve import resolve_model
+    from tasks.stages.clip import png_to_uint8_chw
 
     folder, _, summary = edit_run
     rows = inspect.pairs(Store(folder / "store"), summary["run_id"])

@@ -7,7 +7,7 @@ from PIL import Image
 from artifacts import inspect, tables
 from artifacts.store import Store, image_rel
 from flows.cli import run_spec
-from tasks import generate
+from tasks.generation import generate
 from tests.flows.helpers import t2i_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

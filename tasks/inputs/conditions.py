@@ -1,0 +1,43 @@
+"""What each image is conditioned on: prompts, class labels or edit pairs, as uniform condition rows.
+
+A condition row: condition_id, condition (the pixel-changing inputs that go into the generation key),
+text (what CLIP scores it against, or the class label), groups (breakdowns such as category:Animals)
+and meta (shown in reports and inspect).
+"""
+
+from __future__ import annotations
+
+from artifacts.errors import BadInput
+from artifacts.store import Store
+from tasks.spec import EditsSpec, EvalSpec
+
+
+def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
+    """Text-to-image: one condition per prompt, grouped by Parti-style category and challenge."""
+    rows = []
+    for p in prompts:
+        groups = [f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind)]
+        tags = " · ".join(p[k] for k in ("category", "challenge") if p.get(k))
+        rows.append({"condition_id": p["prompt_id"], "condition": {"prompt": p["text"]}, "text": p["text"],
+                     "label": f"{p['text']} ({tags})" if tags else p["text"], "groups": groups, "meta": {"category": p.get("category"), "challenge": p.get("challenge")}})
+    return rows
+
+
+def spec_to_conditions(spec: EvalSpec, store: Store, model_dirs: list[str]) -> list[dict]:
+    """The condition rows of a spec's task (reading prompt files, class lists or edit sets)."""
+    if spec.task == "text-to-image":
+        from tasks.inputs.prompts import load_prompts
+
+        conditions = prompts_to_conditions(load_prompts(spec.prompts, spec.base_dir))
+    elif spec.task == "class-conditional":
+        from tasks.inputs.classes import spec_to_class_conditions
+
+        conditions = spec_to_class_conditions(spec, model_dirs[0])
+    else:
+        from tasks.inputs.edits import load_edits
+        from tasks.inputs.edit_conditions import edits_to_conditions
+
+        conditions = edits_to_conditions(load_edits(spec.edits or EditsSpec(), spec.base_dir), spec, store)
+    if not conditions:
+        raise BadInput(f"{spec.name}: nothing to evaluate (no prompts, classes or edits); check the spec's input section")
+    return conditions

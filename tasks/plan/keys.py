@@ -1,0 +1,94 @@
+"""Work items: one generation key per image that must exist, diffed against the store."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from artifacts import tables
+from artifacts.keys import key_of
+from artifacts.store import Store, image_rel
+from tasks.models.resolve import ResolvedModel, effective_dtype, scheduler_config
+from tasks.spec import GenerationSpec
+
+log = logging.getLogger("diffeval")
+
+# Generation settings that change pixels; everything else (batch size, run name, metrics) stays out.
+PIXEL_SETTINGS = ("steps", "guidance_scale", "height", "width", "negative_prompt", "image_guidance_scale", "strength")
+
+
+def variant_label(model: str, cell: dict[str, Any]) -> str:
+    """`model`, or `model[k=v,...]` inside a sweep cell."""
+    if not cell:
+        return model
+    return f"{model}[{','.join(f'{k}={v}' for k, v in cell.items())}]"
+
+
+def accepted_settings(pipeline: str) -> tuple[str, ...]:
+    """The pixel settings a pipeline's __call__ takes: a setting it ignores cannot change its pixels."""
+    import inspect
+
+    import diffusers
+
+    cls = getattr(diffusers, pipeline, None)
+    if cls is None:
+        return PIXEL_SETTINGS
+    accepted = inspect.signature(cls.__call__).parameters
+    return tuple(name for name in PIXEL_SETTINGS if name in accepted or name == "steps")
+
+
+def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, device: str) -> dict[str, Any]:
+    """Everything about a variant that changes its pixels (the condition, seed and sample aside)."""
+    return {
+        "model": model.fingerprint,
+        "pipeline": pipeline,
+        "scheduler": scheduler_config(model.local_dir, gen.scheduler),
+        "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
+        "device_type": device.split(":")[0],
+        **{name: getattr(gen, name) for name in accepted_settings(pipeline)},
+    }
+
+
+def plan_variant(variant: dict, resolved: ResolvedModel, conditions: list[dict]) -> list[dict]:
+    """The work items of one model in one sweep cell: conditions x seeds x samples."""
+    gen: GenerationSpec = variant["gen"]
+    params = generation_params(gen, resolved, variant["pipeline"], variant["device"])
+    items = []
+    for condition in conditions:
+        for seed in gen.seeds:
+            for sample in range(gen.images_per_prompt):
+                key = key_of({**params, "condition": condition["condition"], "seed": seed, "sample_index": sample})
+                items.append({
+                    "key": key, "model": variant["model"], "variant": variant["variant"], "cell": variant["cell"],
+                    "condition_id": condition["condition_id"], "seed": seed, "sample_index": sample,
+                })
+    return items
+
+
+def existing_images(store: Store, keys: set[str], verify: bool = True) -> dict[str, dict]:
+    """Generation rows of `keys` whose PNG is present and matches its checksum; a changed PNG is reported.
+
+    `verify=False` trusts the rows (right after planning verified them); readers still check each
+    PNG's checksum when they load it.
+    """
+    rows = tables.latest_by(tables.read(store, tables.GENERATIONS), "key")
+    good = {}
+    for key, row in rows.items():
+        if key not in keys:
+            continue
+        if not verify or store.verify(image_rel(key), row["sha256"]):
+            good[key] = row
+        elif store.exists(image_rel(key)):
+            log.warning("%s: checksum mismatch; the image will be regenerated", store.path(image_rel(key)))
+    return good
+
+
+def split_missing(items: list[dict], existing: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    """(items to generate, items already in the store), each key once."""
+    seen, missing, reused = set(), [], []
+    for item in items:
+        if item["key"] in seen:
+            continue
+        seen.add(item["key"])
+        (reused if item["key"] in existing else missing).append(item)
+    return missing, reused
