@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -30,6 +33,19 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's content, computed once per (path, size, mtime) in this process (weights are large)."""
+    resolved = Path(path).expanduser().resolve()
+    stat = resolved.stat()
+    return _file_sha256(str(resolved), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:  # noqa: ARG001 (size and mtime key the memo)
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def key_of(value: Any) -> str:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from artifacts.errors import BadInput
+from tasks.inputs.hub import looks_like_hub_id
 
 Task = Literal["text-to-image", "class-conditional", "image-to-image"]
 
@@ -124,6 +125,9 @@ class MetricsSpec(Frozen):
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
+    # Plug-in metrics: modules to import (each registers its metrics) and options by metric name.
+    plugins: list[str] = Field(default_factory=list)
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class ClassesSpec(Frozen):
@@ -233,7 +237,7 @@ class EvalSpec(Frozen):
         if candidate.is_absolute():
             return str(candidate)
         local = Path(self.base_dir) / candidate
-        if local.exists() or value.startswith((".", "~")) or "/" not in value or value.count("/") > 1:
+        if local.exists() or not looks_like_hub_id(value):
             return str(local.resolve())
         return value
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 from PIL import Image, ImageDraw, ImageOps
 
 from artifacts.errors import BadInput
+from artifacts.images import png_bytes
 from artifacts.keys import key_of, sha256_bytes
 from tasks.inputs.hub import load_dataset
 from tasks.spec import EditsSpec
@@ -42,9 +43,7 @@ def bytes_to_rgb_png(data: bytes) -> bytes:
         if img.format == "PNG" and img.mode == "RGB" and img.getexif().get(0x0112, 1) == 1:
             return bytes(data)
         rgb = ImageOps.exif_transpose(img).convert("RGB")
-    out = io.BytesIO()
-    rgb.save(out, format="PNG", compress_level=6, optimize=False)
-    return out.getvalue()
+    return png_bytes(rgb)
 
 
 def source_to_generation_image(image_bytes: bytes, width: int, height: int, rule: str) -> Image.Image:
@@ -125,9 +124,7 @@ def _image_bytes(name: str, number: int, value: Any, base: Path) -> bytes:
     elif isinstance(value, str):
         path = value
     elif isinstance(value, Image.Image):
-        buffer = io.BytesIO()
-        value.save(buffer, format="PNG")
-        data = buffer.getvalue()
+        data = png_bytes(value)
     if not data:
         if not path:
             raise BadInput(f"{where}: no image (got {type(value).__name__}); give an image path, bytes or a {{bytes, path}} struct")
@@ -207,12 +204,6 @@ def _hf_records(path: str, split: str, image_column: str, base_dir: str | Path) 
     return path, iter(ds), list(ds.column_names), Path(base_dir)
 
 
-def _png(img: Image.Image) -> bytes:
-    out = io.BytesIO()
-    img.save(out, format="PNG", compress_level=6, optimize=False)
-    return out.getvalue()
-
-
 _STAR = [(32, 6), (38, 24), (58, 24), (42, 36), (48, 56), (32, 44), (16, 56), (22, 36), (6, 24), (26, 24)]
 # (background, [(ImageDraw method, geometry, fill), ...]) per builtin source, drawn on a 64x64 canvas.
 _BUILTIN_DRAWINGS = [
@@ -254,4 +245,4 @@ _BUILTIN_TEXTS = [
 def builtin_edits() -> list[dict]:
     """The built-in edit set: eight drawn 64x64 sources with our own captions and instructions."""
     images = [_draw(background, shapes) for background, shapes in _BUILTIN_DRAWINGS]
-    return [edit_row(_png(img), *texts) for img, texts in zip(images, _BUILTIN_TEXTS)]
+    return [edit_row(png_bytes(img), *texts) for img, texts in zip(images, _BUILTIN_TEXTS)]

@@ -12,10 +12,10 @@ from typing import Any
 import pyarrow as pa
 
 from artifacts.errors import BadInput
-from tasks.inputs.hub import cache_only_unless_reachable, load_dataset
+from tasks.inputs.hub import DATA_SUFFIXES, cache_only_unless_reachable, load_dataset
 
 PARTI_HUB_FILE = "PartiPrompts.tsv"
-FILE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".parquet", ".txt")
+FILE_SUFFIXES = DATA_SUFFIXES  # one reader each, below
 
 Table = tuple[list[str], list[dict[str, Any]]]  # column names, records
 ROLE_ALIASES = {

@@ -19,7 +19,6 @@ Every source becomes rows {prompt_id, text, category, challenge} (category/chall
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import pyarrow as pa
 from artifacts.errors import BadInput
 from artifacts.keys import sha256_text
 from tasks.inputs.builtin_prompts import BUILTIN_PROMPTS
+from tasks.inputs.hub import looks_like_hub_id
 from tasks.inputs.prompt_files import (FILE_SUFFIXES, PARTI_HUB_FILE, Table, columns_to_roles, datasets_to_table, file_to_table,
                                  parti_hub_to_table, shipped_parti_to_table)
 from tasks.spec import PromptsSpec
@@ -36,7 +36,6 @@ PROMPT_COLUMNS = ("prompt_id", "text", "category", "challenge")
 PROMPTS_SCHEMA = pa.schema([(name, pa.string()) for name in PROMPT_COLUMNS])
 PARTI_HUB = "nateraw/parti-prompts"
 DRAWBENCH_HUB = "sayakpaul/drawbench"
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 
@@ -85,9 +84,8 @@ def spec_to_table(spec: PromptsSpec, base_dir: Path) -> tuple[str, Table]:
 
 
 def _is_hub_id(value: str, local: Path) -> bool:
-    """A path that is not on disk, shaped owner/name and with no data-file suffix, is a hub id."""
-    return (not local.exists() and _HUB_ID.fullmatch(value) is not None
-            and Path(value).suffix.lower() not in FILE_SUFFIXES)
+    """A path that is not on disk and looks like a hub id (tasks/inputs/hub.py) is one."""
+    return not local.exists() and looks_like_hub_id(value)
 
 
 def table_to_prompts(columns: list[str], records: list[dict], mapping: dict[str, str], name: str) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
 from artifacts.errors import BadInput
-from tasks.inputs.hub import load_dataset
+from artifacts.images import png_bytes
+from tasks.inputs.hub import load_dataset, looks_like_hub_id
 from tasks.spec import ReferenceSpec
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -33,18 +33,13 @@ def reference_images_with_labels(
         images = _folder_images(local, spec)
     elif local.is_file():
         images = _parquet_images(local, spec)
-    elif _looks_local(spec.path):
+    elif not looks_like_hub_id(spec.path, bare=True):
         raise BadInput(f"reference: {spec.path} not found (looked in {local}); {_HINT}")
     else:
         images = _hub_images(spec)
     if not images:
         raise BadInput(f"reference: no images in {spec.path}; {_HINT} ({', '.join(IMAGE_EXTENSIONS)})")
     return images
-
-
-def _looks_local(path: str) -> bool:
-    # A hub id is "name" or "owner/name"; anything else that does not exist is a mistyped local path.
-    return path.startswith((".", "/", "~")) or path.count("/") > 1 or path.endswith(".parquet") or "\\" in path
 
 
 def _folder_images(folder: Path, spec: ReferenceSpec) -> list[tuple[str, bytes, str | None]]:
@@ -189,10 +184,7 @@ def procedural_reference_set(out_dir: Path, per_class: int = 8, size: int = 64, 
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             rng = np.random.default_rng([seed, class_index, i])
-            img = _shape_image(rng, shape, colour, size)
-            buffer = io.BytesIO()
-            img.save(buffer, format="PNG")
-            (folder / f"{i:04d}.png").write_bytes(buffer.getvalue())
+            (folder / f"{i:04d}.png").write_bytes(png_bytes(_shape_image(rng, shape, colour, size)))
     return out_dir
 
 

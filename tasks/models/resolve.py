@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.errors import BadInput
+from artifacts.keys import file_sha256
+from tasks.inputs.hub import looks_like_hub_id
 
 log = logging.getLogger("diffeval")
-_FILE_HASHES: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -27,30 +28,13 @@ class ResolvedModel:
     revision: str | None = None
 
 
-def _looks_like_hub_id(ref: str) -> bool:
-    return ref.count("/") == 1 and not ref.startswith((".", "/", "~")) and not Path(ref).exists()
-
-
-def _file_sha256(path: Path) -> str:
-    """Content hash of a weight file, memoised per (path, size, mtime) within the process."""
-    stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo not in _FILE_HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-        _FILE_HASHES[memo] = digest.hexdigest()
-    return _FILE_HASHES[memo]
-
-
 def fingerprint_folder(folder: str | Path) -> str:
     """sha256 over every file's relative path and content (weights hashed once per process)."""
     root = Path(folder)
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)):
         rel = path.relative_to(root).as_posix()
-        digest.update(rel.encode() + b"\0" + _file_sha256(path).encode() + b"\n")
+        digest.update(rel.encode() + b"\0" + file_sha256(path).encode() + b"\n")
     return digest.hexdigest()[:32]
 
 
@@ -105,7 +89,7 @@ def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers"
         if not (path / marker).is_file():
             raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder saved with save_pretrained")
         return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
-    if not _looks_like_hub_id(ref):
+    if path.exists() or not looks_like_hub_id(ref):
         raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")
     # why both: `org/name` is a typo'd local folder as often as a hub id, and only the user knows which
     where = f"relative to the spec: {Path(base_dir).resolve() / ref}" if base_dir is not None else f"{path.resolve()}"
