@@ -118,26 +118,26 @@ def _store_side(args: argparse.Namespace, root: Path, shas_to_rel: dict[str, str
 
     from artifacts.store import Store
     from artifacts.tables import features_table
-    from tasks.stages import sets as inception_stage
-    from tasks.extractors.inception import inception_fingerprint, uint8_to_inception_features
+    from tasks.extractors import inception
+    from tasks.extractors.registry import Job, run_job
 
     store, spec, n = Store(root / "store"), bench_spec(args.weights), len(shas_to_rel)
     # pq.read_table imports pyarrow.dataset (and pandas) on first use: ~0.5 s once per process, not throughput.
     import pyarrow.dataset  # noqa: F401
     # Hashing the weights file is memoized per process: paid here, as the first of many runs would.
-    extractor = inception_fingerprint(inception_stage.weights_of(spec), inception_stage.preprocess_of(spec))
+    weights = inception.spec_weights(spec)
+    extractor = inception.inception_extractor(weights, inception.spec_preprocess(spec), "cpu", {}, args.batch_size)
     if args.worker == "store-cold":
-        shutil.rmtree(store.path(f"tables/{features_table(extractor)}"), ignore_errors=True)
-        model = inception_stage._inception(inception_stage.weights_of(spec), "cpu")
-        uint8_to_inception_features(model, np.zeros((2, args.image_size, args.image_size, 3), np.uint8))
+        shutil.rmtree(store.path(f"tables/{features_table(extractor.fingerprint)}"), ignore_errors=True)
+        model = inception.cached_inception(weights, "cpu")
+        inception.uint8_to_inception_features(model, np.zeros((2, args.image_size, args.image_size, 3), np.uint8))
 
     def loop() -> dict:
-        extracted, reused = inception_stage.extract_inception_features(
-            store, spec, shas_to_rel, {}, "cpu", args.batch_size)
+        extracted, reused = run_job(store, Job(extractor, shas_to_rel))
         expected = (n, 0) if args.worker == "store-cold" else (0, n)
         if (extracted, reused) != expected:
             sys.exit(f"features bench: {args.worker} extracted {extracted}, reused {reused}; expected {expected}")
-        if args.worker == "store-warm" and inception_stage._MODELS:
+        if args.worker == "store-warm" and inception.cached_inception.cache_info().currsize:
             sys.exit("features bench: store-warm loaded the Inception model; a warm run must only read the cache")
         return {"extracted": extracted, "reused": reused}
 

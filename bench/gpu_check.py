@@ -2,7 +2,7 @@
 
 Builds a random-weight SD-1.5-architecture pipeline and a ViT-B/16-size CLIP, then, without Prefect,
 runs `tasks.generation.generate.generate_missing` (items planned by tasks/plan/keys.py, into a temp Store) and
-`tasks.stages.clip.extract_clip_features` on 32 prompts, float16, batch 8, 512x512, 25 steps, and a bare
+the CLIP extractors' jobs (`tasks.extractors.registry.run_job`) on 32 prompts, float16, batch 8, 512x512, 25 steps, and a bare
 diffusers loop over the same pipeline object (same batches, per-image generators). Prints images/s
 and peak GPU memory. Estimate on one H100 with 25 steps: models built, written (4.6 GB of float32
 weights) and hashed in about 1 min (30 s on one CPU thread here), loaded in ~15 s, each 32-image pass
@@ -95,19 +95,19 @@ def plan(sd_dir: Path, cfg: dict) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
     from tasks.models.resolve import pipeline_class_name, resolve_model
     from tasks.plan.keys import plan_variant
+    from tasks.plan.units import Variant
     from tasks.spec import GenerationSpec
 
     resolved = resolve_model(str(sd_dir))
     gen = GenerationSpec(steps=cfg["steps"], guidance_scale=7.5, height=cfg["size"], width=cfg["size"], seeds=[0],
                          batch_size=cfg["batch"], dtype=cfg["dtype"], device=cfg["device"])
-    variant = {"variant": "sd15", "model": "sd15", "cell": {}, "gen": gen, "pipeline": pipeline_class_name(resolved.local_dir),
-               "device": cfg["device"], "dtype": cfg["dtype"]}
+    variant = Variant("sd15", "sd15", 0, {}, gen, pipeline_class_name(resolved.local_dir), cfg["device"], cfg["dtype"])
     conditions = prompt_conditions(cfg["prompts"])
     return {"resolved": resolved, "gen": gen, "variant": variant, "conditions": conditions,
             "items": plan_variant(variant, resolved, conditions)}
 
 
-def bare_generate(pipe, items: list[dict], texts: dict[str, str], gen, device: str) -> tuple[float, list]:
+def bare_generate(pipe, items: list, texts: dict[str, str], gen, device: str) -> tuple[float, list]:
     """The same batches through the pipeline object, per-image generators, PIL out; nothing stored."""
     import torch
 
@@ -119,8 +119,8 @@ def bare_generate(pipe, items: list[dict], texts: dict[str, str], gen, device: s
     with torch.inference_mode():
         for start in range(0, len(items), gen.batch_size):
             batch = items[start : start + gen.batch_size]
-            generators = [torch.Generator("cpu").manual_seed(derive_seed(i["seed"], i["sample_index"])) for i in batch]
-            images += pipe(prompt=[texts[i["condition_id"]] for i in batch], generator=generators, num_inference_steps=gen.steps,
+            generators = [torch.Generator("cpu").manual_seed(derive_seed(i.seed, i.sample_index)) for i in batch]
+            images += pipe(prompt=[texts[i.condition_id] for i in batch], generator=generators, num_inference_steps=gen.steps,
                            guidance_scale=gen.guidance_scale, height=gen.height, width=gen.width, output_type="pil").images
     sync(device)
     return time.perf_counter() - started, images
@@ -128,13 +128,15 @@ def bare_generate(pipe, items: list[dict], texts: dict[str, str], gen, device: s
 
 def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     """Load, warm up, then time the bare loop and generate_missing on the same pipeline object."""
+    from artifacts.images import png_bytes
     from artifacts.keys import sha256_bytes
-    from tasks.generation.generate import cached_pipeline, generate_missing, png_bytes
+    from tasks.generation.generate import cached_pipeline, generate_missing
+    from tasks.plan.units import GenerationBatch
 
     v, gen, items, device = p["variant"], p["gen"], p["items"], cfg["device"]
-    texts = {c["condition_id"]: c["text"] for c in p["conditions"]}
+    texts = {c.condition_id: c.text for c in p["conditions"]}
     started = time.perf_counter()
-    pipe = cached_pipeline(p["resolved"], v["pipeline"], None, v["dtype"], device)  # the object generate_missing reuses
+    pipe = cached_pipeline(p["resolved"], v.pipeline, None, v.dtype, device)  # the object generate_missing reuses
     load = time.perf_counter() - started
     bare_generate(pipe, items[: gen.batch_size], texts, gen.model_copy(update={"steps": 2}), device)  # warm-up, untimed
     reset_peak(device)
@@ -143,14 +145,14 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     reset_peak(device)
     sync(device)
     started = time.perf_counter()
-    made = generate_missing(store, items, {c["condition_id"]: c for c in p["conditions"]}, p["resolved"], v["pipeline"], gen, v["dtype"], device)
+    made = generate_missing(store, GenerationBatch(v, p["resolved"], tuple(p["conditions"]), tuple(items)))
     sync(device)
     ours = time.perf_counter() - started
     assert made == len(items), f"generate_missing made {made} of {len(items)} images"
     from tasks.plan.keys import existing_images
 
-    rows = existing_images(store, {i["key"] for i in items})
-    same = sum(sha256_bytes(png_bytes(img)) == rows[i["key"]]["sha256"] for img, i in zip(images, items))
+    rows = existing_images(store, {i.key for i in items})
+    same = sum(sha256_bytes(png_bytes(img)) == rows[i.key]["sha256"] for img, i in zip(images, items))
     n = len(items)
     return [("pipeline load (from_pretrained, to device)", f"{load:.1f} s"),
             ("bare diffusers loop", f"{n / bare:.2f} images/s  ({bare:.1f} s, peak {bare_peak})"),
@@ -160,21 +162,22 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
 
 
 def extraction(p: dict, store, clip_dir: Path, cfg: dict) -> list[tuple[str, str]]:
-    """Load CLIP, warm up, then time a bare decode + embed loop and extract_clip_features on the stored PNGs."""
+    """Load CLIP, warm up, then time a bare decode + embed loop and the CLIP extractors' jobs on the stored PNGs."""
+    from artifacts.keys import sha256_text
     from artifacts.store import image_rel
-    from tasks.extractors.clip import images_to_clip_embeds, texts_to_clip_embeds
+    from tasks.extractors.clip import cached_clip, clip_extractors, images_to_clip_embeds, png_to_uint8_chw, texts_to_clip_embeds
+    from tasks.extractors.registry import Job, run_job
     from tasks.models.resolve import resolve_model
     from tasks.plan.keys import existing_images
-    from tasks.stages.clip import cached_clip, extract_clip_features, png_to_uint8_chw
 
     device = cfg["device"]
     started = time.perf_counter()
     resolved = resolve_model(str(clip_dir), kind="clip", who="clip")
-    clip = cached_clip(resolved, device)  # the object extract_clip_features reuses
+    clip = cached_clip(resolved, device)  # the object the extractors reuse
     load = time.perf_counter() - started
-    rows = existing_images(store, {i["key"] for i in p["items"]})
-    images = {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in p["items"]}
-    texts = [c["text"] for c in p["conditions"]]
+    rows = existing_images(store, {i.key for i in p["items"]})
+    images = {rows[i.key]["sha256"]: image_rel(i.key) for i in p["items"]}
+    texts = [c.text for c in p["conditions"]]
     images_to_clip_embeds(clip, [png_to_uint8_chw(store.read_bytes(next(iter(images.values()))))])  # warm-up, untimed
     texts_to_clip_embeds(clip, texts[:2])
     sync(device)
@@ -185,15 +188,17 @@ def extraction(p: dict, store, clip_dir: Path, cfg: dict) -> list[tuple[str, str
     bare = time.perf_counter() - started
     reset_peak(device)
     started = time.perf_counter()
-    extracted, reused = extract_clip_features(store, resolved, images, texts, device, CLIP_BATCH)
+    image, text = clip_extractors(resolved, device, CLIP_BATCH)
+    counts = [run_job(store, job) for job in (Job(image, images), Job(text, {sha256_text(t): t for t in texts}))]
+    extracted, reused = sum(c[0] for c in counts), sum(c[1] for c in counts)
     sync(device)
     ours = time.perf_counter() - started
-    assert (extracted, reused) == (len(images) + len(set(texts)), 0), f"extract_clip_features: {extracted} extracted, {reused} reused"
+    assert (extracted, reused) == (len(images) + len(set(texts)), 0), f"CLIP jobs: {extracted} extracted, {reused} reused"
     n = len(images)
     return [("CLIP load (fingerprint, from_pretrained, to device)", f"{load:.1f} s"),
             ("bare CLIP loop (decode PNG, image + text embeds)", f"{n / bare:.1f} images/s  ({bare:.2f} s)"),
-            ("extract_clip_features (verify, decode, embed, cache)", f"{n / ours:.1f} images/s  ({ours:.2f} s, peak {peak_gib(device)})"),
-            ("extract_clip_features / bare, time", f"{ours / bare:.3f}")]
+            ("CLIP extractor jobs (verify, decode, embed, cache)", f"{n / ours:.1f} images/s  ({ours:.2f} s, peak {peak_gib(device)})"),
+            ("CLIP extractor jobs / bare, time", f"{ours / bare:.3f}")]
 
 
 def header(cfg: dict) -> str:

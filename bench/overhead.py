@@ -56,8 +56,8 @@ def bare_loop(pipe, clip, items: list[dict], texts: dict[str, str], gen, clip_ba
     with torch.inference_mode():
         for start in range(0, len(items), gen.batch_size):
             batch = items[start : start + gen.batch_size]
-            generators = [torch.Generator("cpu").manual_seed(derive_seed(i["seed"], i["sample_index"])) for i in batch]
-            images = pipe(prompt=[texts[i["condition_id"]] for i in batch], generator=generators,
+            generators = [torch.Generator("cpu").manual_seed(derive_seed(i.seed, i.sample_index)) for i in batch]
+            images = pipe(prompt=[texts[i.condition_id] for i in batch], generator=generators,
                           num_inference_steps=gen.steps, guidance_scale=gen.guidance_scale,
                           height=gen.height, width=gen.width, output_type="pil").images
             pngs += [png_encode(image) for image in images]
@@ -73,25 +73,24 @@ def load_both_sides(spec_path: str, scratch: Path) -> dict:
     import torch
 
     from artifacts.store import Store
-    from tasks.extractors.clip import load_clip
+    from tasks.extractors.clip import cached_clip, load_clip
     from tasks.generation.generate import cached_pipeline
     from tasks.plan.prepare import prepare
-    from tasks.stages.clip import cached_clip
 
     prepared = prepare(spec_path, Store(scratch))
     (variant,) = prepared.variants
-    resolved, clip_model = prepared.models[variant["model"]], prepared.metric_models["clip_score"]
-    flow_pipe = cached_pipeline(resolved, variant["pipeline"], variant["gen"].scheduler, variant["dtype"], variant["device"])
-    cached_clip(clip_model, variant["device"])
-    pipe = getattr(diffusers, variant["pipeline"]).from_pretrained(resolved.local_dir, torch_dtype=getattr(torch, variant["dtype"]))
+    resolved, clip_model = prepared.models[variant.model], prepared.metric_models["clip_score"]
+    flow_pipe = cached_pipeline(resolved, variant.pipeline, variant.settings.scheduler, variant.dtype, variant.device)
+    cached_clip(clip_model, variant.device)
+    pipe = getattr(diffusers, variant.pipeline).from_pretrained(resolved.local_dir, torch_dtype=getattr(torch, variant.dtype))
     pipe.set_progress_bar_config(disable=True)
-    texts = {c["condition_id"]: c["text"] for c in prepared.conditions}
-    side = {"pipe": pipe.to(variant["device"]), "clip": load_clip(clip_model, variant["device"]), "items": prepared.items,
-            "texts": texts, "gen": variant["gen"], "clip_batch": prepared.spec.metrics.clip_score.batch_size}
+    texts = {c.condition_id: c.text for c in prepared.conditions}
+    side = {"pipe": pipe.to(variant.device), "clip": load_clip(clip_model, variant.device), "items": prepared.items,
+            "texts": texts, "gen": variant.settings, "clip_batch": prepared.spec.metrics.clip_score.batch_size}
     # One untimed batch through each pipeline and CLIP: first calls pay one-off allocations.
-    warm = {**side, "items": prepared.items[: variant["gen"].batch_size]}
+    warm = {**side, "items": prepared.items[: variant.settings.batch_size]}
     bare_loop(**warm)
-    bare_loop(**{**warm, "pipe": flow_pipe, "clip": cached_clip(clip_model, variant["device"])})
+    bare_loop(**{**warm, "pipe": flow_pipe, "clip": cached_clip(clip_model, variant.device)})
     return side
 
 
@@ -115,9 +114,9 @@ def direct_once(spec_path: str, store: Path) -> float:
 
     started = time.perf_counter()
     root = str(Store(store).root)
-    prepared, todo = flow.prepare_task.fn(spec_path, root)
-    generated = sum(flow.generate_task.fn(root, prepared, v, todo[v["variant"]]) for v in prepared.variants if v["variant"] in todo)
-    planned = len({i["key"] for i in prepared.items})
+    prepared, batches = flow.prepare_task.fn(spec_path, root)
+    generated = sum(flow.generate_task.fn(root, batch) for batch in batches)
+    planned = len({i.key for i in prepared.items})
     counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
     extracted, rows = flow.extract_task.fn(root, prepared)
     flow.score_task.fn(root, prepared, rows, new_run_id(prepared.spec.name), counts | extracted)

@@ -114,9 +114,9 @@ def write_spec(folder: Path, spec: dict) -> str:
 
 def forget_weight_hashes() -> None:
     """Drop the per-process memo of weight-file hashes, so each run fingerprints models as a new process would."""
-    from tasks.models import resolve as models
+    from artifacts import keys
 
-    models._FILE_HASHES.clear()
+    keys._file_sha256.cache_clear()
 
 
 def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:

@@ -16,8 +16,10 @@ from prefect.utilities.annotations import quote
 
 from artifacts import tables
 from artifacts.store import Store
-from tasks.stages import run as stages
+from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared, prepare
+from tasks.plan.units import GenerationBatch
+from tasks.stages import run as stages
 from tasks.stages.progress import progress_bar
 from tasks.reporting.runs import new_run_id
 from tasks.reporting.summary import RegressionFailed, finish_run, summary_markdown
@@ -26,18 +28,18 @@ SHARD_SIZE = 256
 
 
 @task(name="prepare-and-plan", cache_policy=NO_CACHE)
-def prepare_task(spec_path: str, store_root: str) -> tuple[Prepared, dict[str, list[dict]]]:
+def prepare_task(spec_path: str, store_root: str) -> tuple[Prepared, list[GenerationBatch]]:
     """Load the spec, its prompts/classes/edits and models, compute every generation key, and diff the
-    keys against the store (checksums verified): what each variant must generate."""
+    keys against the store (checksums verified): the batches of images still to generate."""
     store = Store(store_root)
     prepared = prepare(spec_path, store)
-    return prepared, stages.missing_by_variant(store, prepared)
+    return prepared, stages.missing_batches(store, prepared, SHARD_SIZE)
 
 
 @task(name="generate", cache_policy=NO_CACHE)
-def generate_task(store_root: str, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
-    """Generate one shard of one variant's missing images."""
-    return stages.generate_variant(Store(store_root), prepared, variant, items, progress)
+def generate_task(store_root: str, batch: GenerationBatch, progress=None) -> int:
+    """Generate one batch of one variant's missing images."""
+    return stages.generate_batch(Store(store_root), batch, progress)
 
 
 @task(name="extract", cache_policy=NO_CACHE)
@@ -45,17 +47,17 @@ def extract_task(store_root: str, prepared: Prepared, progress=None) -> tuple[di
     """Cache the features the metrics need; return the counts and the run's generation rows."""
     store = Store(store_root)
     rows = stages.generated_rows(store, prepared)
-    extracted, reused = stages.extract_stage(store, prepared, rows, progress)
+    ctx = RunContext(store, prepared, {k: r["sha256"] for k, r in rows.items()})
+    extracted, reused = stages.extract_stage(ctx, progress)
     return {"features_extracted": extracted, "features_reused": reused}, rows
 
 
 @task(name="score-and-report", cache_policy=NO_CACHE)
 def score_task(store_root: str, prepared: Prepared, rows: dict, run_id: str, counts: dict) -> dict:
     """Metrics from cached features, the run folder, the report and the regression verdicts."""
-    store = Store(store_root)
-    scores, metrics, comparisons, sections = stages.score_stage(store, prepared, rows, run_id)
-    summary = finish_run(store, prepared, run_id, counts, scores, metrics, comparisons, sections)
-    tables.compact_all(store)
+    ctx = RunContext(Store(store_root), prepared, {k: r["sha256"] for k, r in rows.items()}, run_id)
+    summary = finish_run(ctx, counts, stages.score_stage(ctx))
+    tables.compact_all(ctx.store)
     return summary
 
 
@@ -67,15 +69,13 @@ def _artifact_key(name: str) -> str:
 def evaluate(spec_path: str, store: str | None = None) -> dict:
     """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
     store_root = str(Store(store).root)
-    prepared, todo = prepare_task(spec_path, store_root)
+    prepared, batches = prepare_task(spec_path, store_root)
     run_id = new_run_id(prepared.spec.name)
     # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     with progress_bar() as progress:
-        shards = [(v, todo[v["variant"]][i : i + SHARD_SIZE]) for v in prepared.variants if v["variant"] in todo
-                  for i in range(0, len(todo[v["variant"]]), SHARD_SIZE)]
-        futures = [generate_task.submit(store_root, quote(prepared), v, quote(items), progress) for v, items in shards]
+        futures = [generate_task.submit(store_root, quote(batch), progress) for batch in batches]
         generated = sum(f.result() for f in futures)
-        planned = len({i["key"] for i in prepared.items})
+        planned = len({i.key for i in prepared.items})
         counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
         extracted, rows = extract_task(store_root, quote(prepared), progress)
         counts |= extracted

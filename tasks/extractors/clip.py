@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from artifacts.keys import key_of
+from tasks.extractors.registry import Extractor
 from tasks.models.resolve import ResolvedModel
 
 
 @dataclass
 class Clip:
-    """A loaded CLIP model with its processor and the fingerprints of its two extractors."""
+    """A loaded CLIP model with its processor."""
 
     model: Any
     processor: Any
     device: str
-    image_fingerprint: str
-    text_fingerprint: str
 
 
 # How texts longer than CLIP's context are cut (`truncate=`): "torchmetrics" slices the token ids
@@ -29,10 +31,40 @@ class Clip:
 
 
 def clip_fingerprints(resolved: ResolvedModel, truncate: str = "torchmetrics") -> tuple[str, str]:
-    """Extractor fingerprints (image, text): model content + the preprocessing and layer used."""
+    """Extractor fingerprints (image, text): model content + the preprocessing and layer used.
+
+    The only place they are computed: the feature tables of every store are named by them.
+    """
     image = key_of({"extractor": "clip-image", "model": resolved.fingerprint, "input": "uint8-chw", "layer": "image_embeds"})
     text = key_of({"extractor": "clip-text", "model": resolved.fingerprint, "truncate": truncate, "layer": "text_embeds"})
     return f"clip-image-{image[:24]}", f"clip-text-{text[:24]}"
+
+
+def clip_extractors(resolved: ResolvedModel, device: str, batch_size: int = 32,
+                    truncate: str = "torchmetrics") -> tuple[Extractor, Extractor]:
+    """The (image, text) extractors of one CLIP model; the model loads only when a feature is missing."""
+    image_fp, text_fp = clip_fingerprints(resolved, truncate)
+
+    def images(batch: list[tuple[str, bytes]]) -> dict[str, np.ndarray]:
+        tensors = [png_to_uint8_chw(data) for _, data in batch]
+        return {"embed": images_to_clip_embeds(cached_clip(resolved, device), tensors, batch_size)}
+
+    def texts(batch: list[str]) -> dict[str, np.ndarray]:
+        return {"embed": texts_to_clip_embeds(cached_clip(resolved, device), batch, batch_size, truncate)}
+
+    return Extractor("clip-image", image_fp, "images", images, batch_size), Extractor("clip-text", text_fp, "texts", texts, batch_size)
+
+
+def png_to_uint8_chw(data: bytes) -> torch.Tensor:
+    """PNG bytes → uint8 CHW tensor, the form torchmetrics' clip_score takes."""
+    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+@functools.cache
+def cached_clip(resolved: ResolvedModel, device: str) -> Clip:
+    """A CLIP model loaded once per process, and only when some feature is actually missing."""
+    return load_clip(resolved, device)
 
 
 def load_clip(resolved: ResolvedModel, device: str = "cpu") -> Clip:
@@ -44,8 +76,7 @@ def load_clip(resolved: ResolvedModel, device: str = "cpu") -> Clip:
     quiet_libraries()
     model = CLIPModel.from_pretrained(resolved.local_dir).eval().to(device)
     processor = CLIPProcessor.from_pretrained(resolved.local_dir)
-    image_fp, text_fp = clip_fingerprints(resolved)
-    return Clip(model, processor, device, image_fp, text_fp)
+    return Clip(model, processor, device)
 
 
 def _embeds(output: Any) -> torch.Tensor:
@@ -75,14 +106,3 @@ def texts_to_clip_embeds(clip: Clip, texts: list[str], batch_size: int = 64, tru
         ids, mask = tokens["input_ids"][..., :limit], tokens["attention_mask"][..., :limit]
         out.append(_embeds(clip.model.get_text_features(ids.to(clip.device), mask.to(clip.device))).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float64 for the cosine arithmetic that follows)."""
-    v = vectors.astype(np.float64)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def clip_scores(image_embeds: np.ndarray, text_embeds: np.ndarray) -> np.ndarray:
-    """Per pair 100 * cos(image, text), torchmetrics' per-sample CLIP score."""
-    return 100.0 * np.sum(normalize(image_embeds) * normalize(text_embeds), axis=-1)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from artifacts.errors import BadInput
-from artifacts.keys import key_of
-from tasks.extractors.preprocess import Preprocess
+from artifacts.keys import file_sha256, key_of
+from artifacts.store import ref_rel
+from tasks.extractors.preprocess import Preprocess, decode_image, image_to_uint8
+from tasks.extractors.registry import Extractor, Job
 
 FEATURES_LIST = ["2048", "logits_unbiased"]
 POOL_DIM = 2048
@@ -23,9 +25,6 @@ _FIX = (
     "pass metrics.inception_weights: PATH to the FID Inception state dict "
     "(weights-inception-2015-12-05-6726825d.pth)"
 )
-
-# (resolved path, size, mtime_ns) -> sha256, so a 90 MB weights file is hashed once per process.
-_weights_sha256: dict[tuple[str, int, int], str] = {}
 
 
 def load_fid_inception(weights: str | None, device: str = "cpu") -> torch.nn.Module:
@@ -64,19 +63,10 @@ def _check_plain_state_dict(path: str, weights: str) -> None:
 
 def weights_sha256(weights: str) -> str:
     """sha256 of a weights file, computed once per (path, size, mtime) in this process."""
-    path = Path(weights).expanduser()
     try:
-        stat = path.stat()
+        return file_sha256(weights)
     except OSError:
         raise BadInput(f"inception weights {weights}: file not found; {_FIX}") from None
-    cache_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if cache_key not in _weights_sha256:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _weights_sha256[cache_key] = digest.hexdigest()
-    return _weights_sha256[cache_key]
 
 
 def inception_fingerprint(weights: str | None, pre: Preprocess) -> str:
@@ -116,3 +106,49 @@ def uint8_to_inception_features(
         pool, logits = model._torch_fidelity_forward(x.contiguous().to(device))
     return pool.float().cpu().numpy(), logits.float().cpu().numpy()
 
+
+
+@functools.cache
+def cached_inception(weights: str | None, device: str) -> torch.nn.Module:
+    """The FID Inception loaded once per process, and only when some feature is actually missing."""
+    return load_fid_inception(weights, device)
+
+
+def inception_extractor(weights: str | None, pre: Preprocess, device: str, sources: dict[str, str],
+                        batch_size: int = 32) -> Extractor:
+    """Images → {"pool", "logits"}; an image the `skip` rule drops gets a NaN row (remembered, not retried).
+
+    sources: content sha256 -> the name an error message gives the image (its file or row).
+    """
+
+    def batch(pairs: list[tuple[str, bytes]]) -> dict[str, np.ndarray]:
+        arrays = [image_to_uint8(decode_image(data, sources.get(sha, sha)), pre, sources.get(sha, sha)) for sha, data in pairs]
+        pool = np.full((len(pairs), POOL_DIM), np.nan, np.float32)
+        logits = np.full((len(pairs), LOGITS_DIM), np.nan, np.float32)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, arr in enumerate(arrays):
+            if arr is not None:
+                by_shape.setdefault(arr.shape, []).append(i)
+        for idx in by_shape.values():
+            p, lg = uint8_to_inception_features(cached_inception(weights, device), np.stack([arrays[i] for i in idx]))
+            pool[idx], logits[idx] = p, lg
+        return {"pool": pool, "logits": logits}
+
+    return Extractor("inception", inception_fingerprint(weights, pre), "images", batch, batch_size)
+
+
+def spec_weights(spec) -> str | None:
+    """The spec's FID Inception weights file (resolved against its folder), or None for the default download."""
+    return spec.resolve_path(spec.metrics.inception_weights) if spec.metrics.inception_weights else None
+
+
+def spec_preprocess(spec) -> Preprocess:
+    """The preprocessing the spec's reference section names (the same for real and generated images)."""
+    return Preprocess.from_spec(spec.reference) if spec.reference is not None else Preprocess(center_crop=None)
+
+
+def inception_job(ctx) -> Job:
+    """The FID Inception over the run's reference images and every generated image (FID, KID and IS share it)."""
+    refs = ctx.prepared.references
+    extractor = inception_extractor(spec_weights(ctx.spec), spec_preprocess(ctx.spec), ctx.device, {r["sha256"]: r["source"] for r in refs})
+    return Job(extractor, {**{r["sha256"]: ref_rel(r["sha256"]) for r in refs}, **ctx.generated_images()})

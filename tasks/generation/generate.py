@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
-import io
+import functools
 import json
 import logging
 import time
@@ -11,37 +10,36 @@ from contextlib import nullcontext
 from typing import Any, Callable
 
 import torch
-from PIL import Image
 
 from artifacts import tables
+from artifacts.images import png_bytes
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
 from tasks.generation import pix2pix_zero
 from tasks.inputs.edit_conditions import prompt_role
+from tasks.inputs.edits import source_to_generation_image
 from tasks.models.resolve import ResolvedModel, library_versions, load_pipeline
+from tasks.plan.keys import accepted_settings
+from tasks.plan.units import GenerationBatch, Item
 from tasks.spec import GenerationSpec
 
 log = logging.getLogger("diffeval")
-_PIPES: dict[tuple, Any] = {}
 
 
+@functools.lru_cache(maxsize=1)  # the last pipeline stays: GPU memory holds one at a time
 def cached_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dtype: str, device: str):
-    """Load a pipeline once per process (the last one stays; GPU memory holds one at a time)."""
-    memo = (model.fingerprint, pipeline, scheduler, dtype, device)
-    if memo not in _PIPES:
-        _PIPES.clear()
-        _PIPES[memo] = load_pipeline(model, pipeline, scheduler, dtype, device)
-    return _PIPES[memo]
+    """Load a pipeline once per process, and only when some image of it is missing."""
+    return load_pipeline(model, pipeline, scheduler, dtype, device)
 
 
-def image_generators(items: list[dict]) -> list[torch.Generator]:
+def image_generators(items: tuple[Item, ...] | list[Item]) -> list[torch.Generator]:
     """One CPU generator per image, seeded from (seed, sample index): an image never depends on its batch."""
-    return [torch.Generator("cpu").manual_seed(derive_seed(i["seed"], i["sample_index"])) for i in items]
+    return [torch.Generator("cpu").manual_seed(derive_seed(i.seed, i.sample_index)) for i in items]
 
 
 def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Store, source_image: Callable) -> dict:
     """The keyword arguments of one batched pipeline call, limited to what the pipeline accepts."""
-    accepted = inspect.signature(pipe.__call__).parameters
+    accepted = accepted_settings(type(pipe).__name__)
     args: dict[str, Any] = {"num_inference_steps": gen.steps, "output_type": "pil"}
     optional = {"guidance_scale": gen.guidance_scale, "height": gen.height, "width": gen.width,
                 "image_guidance_scale": gen.image_guidance_scale, "strength": gen.strength}
@@ -62,56 +60,58 @@ def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Sto
     return args
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def generate_batch(pipe, store: Store, items: list[dict], conditions: dict[str, dict], gen: GenerationSpec, meta: dict, source_image: Callable) -> list[dict]:
-    """Generate one batch, write its PNGs, then its table rows (the rows mark the images complete)."""
-    args = call_arguments(pipe, gen, [conditions[i["condition_id"]]["condition"] for i in items], store, source_image)
+def generate_calls(pipe, store: Store, batch: GenerationBatch, items: tuple[Item, ...], meta: dict) -> list[dict]:
+    """Generate one pipeline call's images, write its PNGs, then its table rows (the rows mark the images complete)."""
+    gen, conditions = batch.variant.settings, batch.condition_map()
+    inputs = [conditions[i.condition_id].inputs for i in items]
+    args = call_arguments(pipe, gen, inputs, store, _source_rule(batch.source_resize))
     started = time.perf_counter()
     if type(pipe).__name__ == pix2pix_zero.PIPELINE:
-        conds = [conditions[i["condition_id"]]["condition"] for i in items]
-        images = pix2pix_zero.edit_images(pipe, gen, conds, args["image"], image_generators(items))
+        images = pix2pix_zero.edit_images(pipe, gen, inputs, args["image"], image_generators(items))
     else:
         images = pipe(generator=image_generators(items), **args).images
     seconds = (time.perf_counter() - started) / len(items)
     rows = []
     for item, image in zip(items, images):
         data = png_bytes(image)
-        store.write_bytes(image_rel(item["key"]), data, durable=False)  # its sha256 in the table row is the check
-        condition = conditions[item["condition_id"]]
+        store.write_bytes(image_rel(item.key), data, durable=False)  # its sha256 in the table row is the check
         rows.append({
-            "key": item["key"], "model": item["model"], "variant": item["variant"],
-            "condition_id": item["condition_id"], "prompt": condition["text"], "seed": item["seed"],
-            "sample_index": item["sample_index"], "width": image.width, "height": image.height,
+            "key": item.key, "model": item.model, "variant": item.variant_id,
+            "condition_id": item.condition_id, "prompt": conditions[item.condition_id].text, "seed": item.seed,
+            "sample_index": item.sample_index, "width": image.width, "height": image.height,
             "sha256": sha256_bytes(data), "seconds": seconds, **meta,
         })
     tables.append(store, tables.GENERATIONS, rows)
     return rows
 
 
-def generate_missing(store: Store, items: list[dict], conditions: dict[str, dict], model: ResolvedModel, pipeline: str,
-                     gen: GenerationSpec, dtype: str, device: str, source_image: Callable | None = None, progress=None) -> int:
-    """Generate every item of one variant in batches of gen.batch_size; return how many were made."""
+def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int:
+    """Generate every item of a batch in pipeline calls of settings.batch_size; return how many were made."""
+    items, variant, model = batch.items, batch.variant, batch.model
     if not items:
         return 0
-    pipe = cached_pipeline(model, pipeline, gen.scheduler, dtype, device)
-    meta = {"model_fingerprint": model.fingerprint, "pipeline": pipeline, "device": device, "dtype": dtype,
+    gen = variant.settings
+    pipe = cached_pipeline(model, variant.pipeline, gen.scheduler, variant.dtype, variant.device)
+    meta = {"model_fingerprint": model.fingerprint, "pipeline": variant.pipeline, "device": variant.device, "dtype": variant.dtype,
             "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
             "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
-    task = progress.add_task(f"generate {items[0]['variant']}", total=len(items)) if progress else None
+    task = progress.add_task(f"generate {variant.variant_id}", total=len(items)) if progress else None
     for start in range(0, len(items), gen.batch_size):
-        batch = items[start : start + gen.batch_size]
+        chunk = items[start : start + gen.batch_size]
         # Pix2PixZero's inversion takes gradients; inference mode would forbid them.
-        with torch.inference_mode() if device != "mps" and pipeline != pix2pix_zero.PIPELINE else nullcontext():
-            generate_batch(pipe, store, batch, conditions, gen, meta, source_image or _no_source)
+        with torch.inference_mode() if variant.device != "mps" and variant.pipeline != pix2pix_zero.PIPELINE else nullcontext():
+            generate_calls(pipe, store, batch, chunk, meta)
         if progress:
-            progress.advance(task, len(batch))
+            progress.advance(task, len(chunk))
     return len(items)
 
 
+def _source_rule(resize: str | None) -> Callable:
+    """(source bytes, generation settings) → the PIL image a pipeline gets, by the batch's declared rule."""
+    if resize is None:
+        return _no_source
+    return lambda data, gen: source_to_generation_image(data, gen.width, gen.height, resize)
+
+
 def _no_source(data: bytes, gen: GenerationSpec):
-    raise RuntimeError("a source image was referenced but no source rule was given (a bug in the caller)")
+    raise RuntimeError("a source image was referenced but the batch names no source rule (a bug in the caller)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from artifacts.errors import BadInput
+from tasks.plan.units import Condition
 from tasks.spec import EvalSpec
 
 
@@ -44,7 +45,7 @@ def _file_entries(path: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def spec_to_class_conditions(spec: EvalSpec, local_dir: str) -> list[dict]:
+def spec_to_class_conditions(spec: EvalSpec, local_dir: str) -> list[Condition]:
     """One condition per distinct class id: the key holds the id, CLIP-free text holds the label."""
     classes = spec.classes
     labels = pipeline_labels(local_dir)
@@ -64,6 +65,5 @@ def spec_to_class_conditions(spec: EvalSpec, local_dir: str) -> list[dict]:
     rows = []
     for cid in dict.fromkeys(ids):
         label = names_by_id[cid]
-        rows.append({"condition_id": f"class-{cid}", "condition": {"class_id": cid}, "text": label,
-                     "groups": [f"class:{label}"], "meta": {"class_id": cid, "label": label}})
+        rows.append(Condition(f"class-{cid}", {"class_id": cid}, label, label, (f"class:{label}",), {"class_id": cid, "label": label}))
     return rows

@@ -1,30 +1,26 @@
-"""What each image is conditioned on: prompts, class labels or edit pairs, as uniform condition rows.
-
-A condition row: condition_id, condition (the pixel-changing inputs that go into the generation key),
-text (what CLIP scores it against, or the class label), groups (breakdowns such as category:Animals)
-and meta (shown in reports and inspect).
-"""
+"""What each image is conditioned on: prompts, class labels or edit pairs, as Conditions (tasks/plan/units.py)."""
 
 from __future__ import annotations
 
 from artifacts.errors import BadInput
 from artifacts.store import Store
+from tasks.plan.units import Condition
 from tasks.spec import EditsSpec, EvalSpec
 
 
-def prompts_to_conditions(prompts: list[dict]) -> list[dict]:
+def prompts_to_conditions(prompts: list[dict]) -> list[Condition]:
     """Text-to-image: one condition per prompt, grouped by Parti-style category and challenge."""
     rows = []
     for p in prompts:
-        groups = [f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind)]
+        groups = tuple(f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind))
         tags = " · ".join(p[k] for k in ("category", "challenge") if p.get(k))
-        rows.append({"condition_id": p["prompt_id"], "condition": {"prompt": p["text"]}, "text": p["text"],
-                     "label": f"{p['text']} ({tags})" if tags else p["text"], "groups": groups, "meta": {"category": p.get("category"), "challenge": p.get("challenge")}})
+        rows.append(Condition(p["prompt_id"], {"prompt": p["text"]}, p["text"], f"{p['text']} ({tags})" if tags else p["text"],
+                              groups, {"category": p.get("category"), "challenge": p.get("challenge")}))
     return rows
 
 
-def spec_to_conditions(spec: EvalSpec, store: Store, model_dirs: list[str]) -> list[dict]:
-    """The condition rows of a spec's task (reading prompt files, class lists or edit sets)."""
+def spec_to_conditions(spec: EvalSpec, store: Store, model_dirs: list[str]) -> list[Condition]:
+    """The conditions of a spec's task (reading prompt files, class lists or edit sets)."""
     if spec.task == "text-to-image":
         from tasks.inputs.prompts import load_prompts
 

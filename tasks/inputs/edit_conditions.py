@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from artifacts.store import Store, ref_rel
-from tasks.inputs.edits import source_to_generation_image
+from tasks.plan.units import Condition
 from tasks.spec import EvalSpec
 
 # Which caption a pipeline is prompted with: InstructPix2Pix follows an instruction, the others
@@ -18,19 +16,13 @@ def prompt_role(pipeline: str) -> str:
     return PROMPT_ROLE.get(pipeline, DEFAULT_ROLE)
 
 
-def edits_to_conditions(rows: list[dict], spec: EvalSpec, store: Store) -> list[dict]:
+def edits_to_conditions(rows: list[dict], spec: EvalSpec, store: Store) -> list[Condition]:
     """One condition per edit pair; the source image goes into refs/ (content addressed) for generation."""
     conditions = []
     for row in rows:
         if not store.exists(ref_rel(row["image_sha256"])):
             store.write_bytes(ref_rel(row["image_sha256"]), row["image_bytes"])
         texts = {k: row[k] for k in ("input", "edit", "output")}
-        conditions.append({"condition_id": row["edit_id"], "condition": {"source_sha256": row["image_sha256"], **texts},
-                           "text": row["output"], "label": f"{row['edit']} ({row['input']} → {row['output']})", "groups": [], "meta": {"source_sha256": row["image_sha256"], **texts}})
+        conditions.append(Condition(row["edit_id"], {"source_sha256": row["image_sha256"], **texts}, row["output"],
+                                    f"{row['edit']} ({row['input']} → {row['output']})", (), {"source_sha256": row["image_sha256"], **texts}))
     return conditions
-
-
-def source_image_rule(spec: EvalSpec) -> Callable:
-    """(source bytes, generation settings) → the PIL image a pipeline gets, by the spec's declared rule."""
-    rule = spec.edits.resize if spec.edits is not None else "center-crop"
-    return lambda data, gen: source_to_generation_image(data, gen.width, gen.height, rule)

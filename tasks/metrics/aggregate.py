@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from tasks.names import CLIP_SCORE, GROUP_ALL
 from tasks.metrics.stats import bootstrap_mean_ci, group_means, paired_difference
-
-# torchmetrics reports CLIP score as max(mean, 0); other metrics are reported as they are.
-CLAMPED_AT_ZERO = {CLIP_SCORE}
+from tasks.names import GROUP_ALL
+from tasks.plan.units import Variant
 # Breakdowns after `all`: PartiPrompts' challenges, then categories, then any other kind (classes).
 GROUP_KIND_RANK = {"challenge": 1, "category": 2}
 
@@ -23,13 +20,14 @@ def _sample_id(sample: dict) -> tuple:
 
 
 def aggregate_samples(samples: list[dict], metric: str, groups_of: Callable[[str], list[str]],
-                      resamples: int = 1000, seed: int = 0) -> list[dict]:
+                      resamples: int = 1000, seed: int = 0, clamp: bool = False) -> list[dict]:
     """One row per (variant, group): mean over conditions of the per-condition means, CI over conditions.
 
     `samples` hold variant, condition_id, seed, sample_index and value for one metric;
-    `groups_of(condition_id)` names the groups a condition belongs to besides `all`.
+    `groups_of(condition_id)` names the groups a condition belongs to besides `all`; `clamp` reports
+    max(value, 0), as torchmetrics reports CLIP score (the metric's `clamped-mean` aggregation).
     """
-    clamp = (lambda x: max(x, 0.0)) if metric in CLAMPED_AT_ZERO else (lambda x: x)
+    fix = (lambda x: max(x, 0.0)) if clamp else (lambda x: x)
     rows = []
     for variant in dict.fromkeys(s["variant"] for s in samples):
         mine = [s for s in samples if s["variant"] == variant]
@@ -42,8 +40,8 @@ def aggregate_samples(samples: list[dict], metric: str, groups_of: Callable[[str
         for group, idx in members.items():
             values = means[idx]
             low, high = bootstrap_mean_ci(values, resamples, seed)
-            rows.append({"model": variant, "metric": metric, "group": group, "value": clamp(float(values.mean())),
-                         "ci_low": clamp(low), "ci_high": clamp(high), "n": len(idx),
+            rows.append({"model": variant, "metric": metric, "group": group, "value": fix(float(values.mean())),
+                         "ci_low": fix(low), "ci_high": fix(high), "n": len(idx),
                          "n_images": sum(images[units[j]] for j in idx)})
     return rows
 
@@ -65,13 +63,9 @@ def order_groups(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (first[(r["model"], r["metric"])], group_order(r["group"])))
 
 
-def comparison_pairs(variants: list[dict]) -> list[tuple[str, str]]:
+def comparison_pairs(variants: Sequence[Variant]) -> list[tuple[str, str]]:
     """Every pair of variants of different models in the same sweep cell, in spec order."""
-    pairs = []
-    for a, b in itertools.combinations(variants, 2):
-        if a["model"] != b["model"] and json.dumps(a["cell"], sort_keys=True) == json.dumps(b["cell"], sort_keys=True):
-            pairs.append((a["variant"], b["variant"]))
-    return pairs
+    return [(a.variant_id, b.variant_id) for a, b in itertools.combinations(variants, 2) if a.model != b.model and a.cell == b.cell]
 
 
 def compare_samples(samples: list[dict], metric: str, pairs: list[tuple[str, str]], resamples: int = 1000, seed: int = 0) -> list[dict]:

@@ -1,8 +1,19 @@
-"""Edit metrics on CLIP embeddings: directional similarity and image consistency (arrays in, numbers out)."""
+"""Edit metrics on CLIP embeddings: directional similarity and image consistency.
+
+The math takes arrays; the two registry entries at the end say what they read: the source and
+edited images and the input and output captions, embedded by the spec's directional CLIP model.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from artifacts.keys import sha256_text
+from artifacts.store import ref_rel
+from tasks.extractors.clip import clip_extractors
+from tasks.extractors.registry import Extractor, Job
+from tasks.metrics.registry import Metric, register
+from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
 
 # torch.nn.functional.cosine_similarity's default eps: the guide's code path clamps tiny norms with it.
 COSINE_EPS = 1e-8
@@ -48,3 +59,50 @@ def image_consistency(src_img: np.ndarray, edit_img: np.ndarray) -> np.ndarray:
     src_img, edit_img = _unit_rows(src_img, "src_img"), _unit_rows(edit_img, "edit_img")
     _same_shape(src_img=src_img, edit_img=edit_img)
     return np.sum(src_img * edit_img, axis=-1)
+
+
+# The guide's DirectionalSimilarity lets the tokenizer truncate long captions (EOS kept).
+TRUNCATE = "tokenizer"
+
+
+def _extractors(ctx) -> tuple[Extractor, Extractor]:
+    cfg = ctx.spec.metrics.clip_directional_similarity
+    return clip_extractors(ctx.prepared.metric_models[CLIP_DIRECTIONAL], ctx.device, cfg.batch_size, TRUNCATE)
+
+
+def jobs(ctx) -> list[Job]:
+    """Source and edited images; input and output captions."""
+    image, text = _extractors(ctx)
+    sources = {c.meta["source_sha256"]: ref_rel(c.meta["source_sha256"]) for c in ctx.conditions}
+    captions = [c.meta[k] for c in ctx.conditions for k in ("input", "output")]
+    return [Job(image, {**sources, **ctx.generated_images()}), Job(text, {sha256_text(t): t for t in captions})]
+
+
+def _images(ctx, image: Extractor) -> tuple[np.ndarray, np.ndarray]:
+    """(source, edited) image embeddings, rows in item order."""
+    sources = ctx.gather(image, [ctx.condition(i).meta["source_sha256"] for i in ctx.items])["embed"]
+    return sources, ctx.item_features(image)["embed"]
+
+
+def directional_score(ctx) -> np.ndarray:
+    image, text = _extractors(ctx)
+    captions = {k: ctx.gather(text, [sha256_text(ctx.condition(i).meta[k]) for i in ctx.items])["embed"] for k in ("input", "output")}
+    return directional_similarity(*_images(ctx, image), captions["input"], captions["output"])
+
+
+def consistency_score(ctx) -> np.ndarray:
+    return image_consistency(*_images(ctx, _extractors(ctx)[0]))
+
+
+def _enabled(spec) -> bool:
+    return spec.metrics.clip_directional_similarity is not None
+
+
+DIRECTIONAL = register(Metric(
+    CLIP_DIRECTIONAL, "sample", "higher", "mean",
+    "tests/metrics/test_edit_metrics.py::test_directional_similarity_matches_the_guide", jobs, directional_score, _enabled,
+))
+CONSISTENCY = register(Metric(
+    CLIP_CONSISTENCY, "sample", "higher", "mean",
+    "tests/metrics/test_edit_metrics.py::test_image_consistency_is_the_cosine_of_the_image_embeddings", jobs, consistency_score, _enabled,
+))

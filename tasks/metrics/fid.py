@@ -1,4 +1,4 @@
-"""FID, KID and Inception Score from feature arrays: the math only, no I/O, float64 throughout."""
+"""FID: the Frechet distance between Gaussians fitted to Inception pool features (float64 throughout)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import torch
 
 from artifacts.errors import BadInput
+from tasks.extractors.inception import inception_job
+from tasks.metrics.registry import Metric, register
+from tasks.metrics.stats import as_2d
+from tasks.names import FID
 
 
 @dataclass
@@ -25,7 +28,7 @@ class GaussianStats:
 
     def update(self, features: np.ndarray) -> None:
         """Accumulate a [N, d] batch in place."""
-        x = _as_2d(features)
+        x = as_2d(features)
         if x.shape[1] != self.sum.shape[0]:
             raise ValueError(f"features have dimension {x.shape[1]}, stats have {self.sum.shape[0]}")
         self.n += float(x.shape[0])
@@ -45,16 +48,9 @@ class GaussianStats:
         return mean, cov
 
 
-def _as_2d(features: np.ndarray) -> np.ndarray:
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"expected features of shape [N, d], got {x.shape}")
-    return x
-
-
 def features_to_stats(features: np.ndarray) -> GaussianStats:
     """GaussianStats of one [N, d] feature array."""
-    stats = GaussianStats.empty(_as_2d(features).shape[1])
+    stats = GaussianStats.empty(as_2d(features).shape[1])
     stats.update(features)
     return stats
 
@@ -118,7 +114,7 @@ def features_to_fid(real: np.ndarray, fake: np.ndarray) -> float:
     singular values of M over sqrt(c), c = (n1-1)(n2-1). Same number, and an n x n problem instead
     of two d x d eigen-decompositions (seconds each at d = 2048 on a CPU).
     """
-    x, y = _as_2d(real).astype(np.float64), _as_2d(fake).astype(np.float64)
+    x, y = as_2d(real).astype(np.float64), as_2d(fake).astype(np.float64)
     n1, n2, d = x.shape[0], y.shape[0], x.shape[1]
     if n1 + n2 >= d:
         return stats_to_fid(features_to_stats(x), features_to_stats(y))
@@ -131,103 +127,11 @@ def features_to_fid(real: np.ndarray, fake: np.ndarray) -> float:
     return float(diff @ diff + trace - 2.0 * nuclear)
 
 
-def _generator(seed: int | torch.Generator) -> torch.Generator:
-    # A CPU generator seeded with s draws what torch.manual_seed(s) then torch.randperm draws.
-    return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tuple[str, float]]:  # noqa: ARG001
+    return [(FID, features_to_fid(real["pool"], fake["pool"]))]
 
 
-def _poly_mmd(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float | None, coef: float) -> torch.Tensor:
-    """Unbiased MMD^2 with the polynomial kernel (x.y * gamma + coef)^degree, as torchmetrics."""
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    k_xx = (x @ x.T * gamma + coef) ** degree
-    k_yy = (y @ y.T * gamma + coef) ** degree
-    k_xy = (x @ y.T * gamma + coef) ** degree
-    m = x.shape[0]
-    within = (k_xx.sum() - k_xx.diagonal().sum() + k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
-    return within - 2.0 * k_xy.sum() / (m * m)
-
-
-def features_to_kid(
-    real: np.ndarray,
-    fake: np.ndarray,
-    subsets: int = 100,
-    subset_size: int = 1000,
-    degree: int = 3,
-    gamma: float | None = None,
-    coef: float = 1.0,
-    seed: int | torch.Generator = 0,
-) -> tuple[float, float]:
-    """KID (mean, population std over random subsets), sampled as torchmetrics' KernelInceptionDistance.
-
-    subset_size must fit both sets: the stage cuts the spec's to the smaller set and records it.
-    """
-    x, y = torch.from_numpy(_as_2d(real)), torch.from_numpy(_as_2d(fake))
-    n_real, n_fake = x.shape[0], y.shape[0]
-    if min(n_real, n_fake) < 2:
-        raise BadInput(f"kid: needs at least 2 images on each side (got {n_real} real, {n_fake} generated); add images")
-    if not 2 <= subset_size <= min(n_real, n_fake):
-        raise ValueError(f"subset_size {subset_size} does not fit 2..{min(n_real, n_fake)} (the smaller set)")
-    gen = _generator(seed)
-    # Real then fake permutation per subset: the order torchmetrics draws them in.
-    draws = [(torch.randperm(n_real, generator=gen)[:subset_size], torch.randperm(n_fake, generator=gen)[:subset_size])
-             for _ in range(subsets)]
-    if n_real + n_fake <= KERNEL_CACHE_MAX:
-        values = _kid_from_kernels(x, y, draws, degree, gamma, coef)
-    else:
-        values = torch.stack([_poly_mmd(x[i], y[j], degree, gamma, coef) for i, j in draws])
-    return float(values.mean()), float(values.std(unbiased=False))
-
-
-# Up to this many images in all, the kernel matrices of the whole sets are computed once (at most
-# 4096^2 float64 = 128 MiB over the three blocks) and each subset reads its entries, a chunk of
-# subsets at a time, instead of `subsets` rounds of small matrix products; above it, each subset
-# is computed on its own.
-KERNEL_CACHE_MAX = 4096
-
-
-def _kid_from_kernels(x: torch.Tensor, y: torch.Tensor, draws: list, degree: int, gamma: float | None, coef: float) -> torch.Tensor:
-    """The subsets' unbiased MMD^2 read off the kernels of the whole sets (same entries, one product each)."""
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    k_xx = (x @ x.T * gamma + coef) ** degree
-    k_yy = (y @ y.T * gamma + coef) ** degree
-    k_xy = (x @ y.T * gamma + coef) ** degree
-    m = draws[0][0].shape[0]
-    step = max(1, (1 << 22) // (m * m))  # subsets per chunk: about 32 MiB per gathered block
-    out = []
-    for start in range(0, len(draws), step):
-        i = torch.stack([d[0] for d in draws[start : start + step]])  # [chunk, m]
-        j = torch.stack([d[1] for d in draws[start : start + step]])
-        sub_xx = k_xx[i[:, :, None], i[:, None, :]]
-        sub_yy = k_yy[j[:, :, None], j[:, None, :]]
-        sub_xy = k_xy[i[:, :, None], j[:, None, :]]
-        within = (sub_xx.sum((1, 2)) - sub_xx.diagonal(dim1=1, dim2=2).sum(1)
-                  + sub_yy.sum((1, 2)) - sub_yy.diagonal(dim1=1, dim2=2).sum(1)) / (m * (m - 1))
-        out.append(within - 2.0 * sub_xy.sum((1, 2)) / (m * m))
-    return torch.cat(out)
-
-
-def logits_to_inception_score(
-    logits: np.ndarray, splits: int = 10, seed: int | torch.Generator = 0
-) -> tuple[float, float]:
-    """Inception Score (mean, sample std over splits), computed as torchmetrics' InceptionScore.
-
-    Like torchmetrics, rows are shuffled with torch.randperm and cut with torch.chunk, which makes
-    ceil(N / splits)-sized parts and so can give fewer than `splits` of them; one part gives std NaN.
-    splits must not exceed N: the stage cuts the spec's to the set and records it.
-    """
-    x = torch.from_numpy(_as_2d(logits))
-    n = x.shape[0]
-    if n < 2:
-        raise BadInput(f"inception score: needs at least 2 generated images (got {n}); add images")
-    if not 1 <= splits <= n:
-        raise ValueError(f"splits {splits} does not fit 1..{n} (the number of images)")
-    x = x[torch.randperm(n, generator=_generator(seed))]
-    prob, log_prob = x.softmax(dim=1), x.log_softmax(dim=1)
-    scores = []
-    for p, log_p in zip(prob.chunk(splits, dim=0), log_prob.chunk(splits, dim=0)):
-        log_mean = p.mean(dim=0, keepdim=True).log()
-        # 0 * log 0 terms are 0 (torchmetrics would give NaN where a probability underflows).
-        kl = torch.where(p > 0, p * (log_p - log_mean), torch.zeros_like(p))
-        scores.append(kl.sum(dim=1).mean().exp())
-    values = torch.stack(scores)
-    return float(values.mean()), float(values.std())
+METRIC = register(Metric(
+    FID, "set", "lower", "set", "tests/metrics/test_fid.py::test_fid_end_to_end_matches_torchmetrics",
+    lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.fid is not None,
+))

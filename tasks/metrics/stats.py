@@ -45,3 +45,19 @@ def paired_difference(a: dict, b: dict, unit_of, resamples: int = 1000, seed: in
     low, high = bootstrap_mean_ci(per_unit, resamples, seed)
     wins = float(np.mean((delta > 0) + 0.5 * (delta == 0)))
     return {"diff": float(per_unit.mean()), "ci_low": low, "ci_high": high, "win_rate": wins, "n": int(per_unit.size)}
+
+
+def as_2d(features: np.ndarray) -> np.ndarray:
+    """Features as a float64 [N, d] array (a ValueError for any other shape)."""
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected features of shape [N, d], got {x.shape}")
+    return x
+
+
+def torch_generator(seed: "int | torch.Generator") -> "torch.Generator":
+    """A CPU torch.Generator seeded with `seed` (a generator passes through)."""
+    import torch  # why here: aggregation and bootstrap need numpy only
+
+    # A CPU generator seeded with s draws what torch.manual_seed(s) then torch.randperm draws.
+    return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import Any, Sequence
 
 from artifacts import tables
 from artifacts.keys import key_of
 from artifacts.store import Store, image_rel
 from tasks.models.resolve import ResolvedModel, effective_dtype, scheduler_config
-from tasks.spec import GenerationSpec
+from tasks.plan.units import Condition, Item, Variant
 
 log = logging.getLogger("diffeval")
 
@@ -24,6 +25,7 @@ def variant_label(model: str, cell: dict[str, Any]) -> str:
     return f"{model}[{','.join(f'{k}={v}' for k, v in cell.items())}]"
 
 
+@functools.cache
 def accepted_settings(pipeline: str) -> tuple[str, ...]:
     """The pixel settings a pipeline's __call__ takes: a setting it ignores cannot change its pixels."""
     import inspect
@@ -37,31 +39,34 @@ def accepted_settings(pipeline: str) -> tuple[str, ...]:
     return tuple(name for name in PIXEL_SETTINGS if name in accepted or name == "steps")
 
 
-def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, device: str) -> dict[str, Any]:
+def ignored_settings(pipeline: str, declared: set[str]) -> tuple[str, ...]:
+    """The declared or swept pixel settings `pipeline` does not take, in PIXEL_SETTINGS order."""
+    return tuple(name for name in PIXEL_SETTINGS if name in declared and name not in accepted_settings(pipeline))
+
+
+def generation_params(variant: Variant, model: ResolvedModel) -> dict[str, Any]:
     """Everything about a variant that changes its pixels (the condition, seed and sample aside)."""
+    gen, device_type = variant.settings, variant.device.split(":")[0]
     return {
         "model": model.fingerprint,
-        "pipeline": pipeline,
+        "pipeline": variant.pipeline,
         "scheduler": scheduler_config(model.local_dir, gen.scheduler),
-        "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
-        "device_type": device.split(":")[0],
-        **{name: getattr(gen, name) for name in accepted_settings(pipeline)},
+        "dtype": effective_dtype(gen.dtype, device_type),
+        "device_type": device_type,
+        **{name: getattr(gen, name) for name in accepted_settings(variant.pipeline)},
     }
 
 
-def plan_variant(variant: dict, resolved: ResolvedModel, conditions: list[dict]) -> list[dict]:
+def plan_variant(variant: Variant, resolved: ResolvedModel, conditions: Sequence[Condition]) -> list[Item]:
     """The work items of one model in one sweep cell: conditions x seeds x samples."""
-    gen: GenerationSpec = variant["gen"]
-    params = generation_params(gen, resolved, variant["pipeline"], variant["device"])
+    gen = variant.settings
+    params = generation_params(variant, resolved)
     items = []
     for condition in conditions:
         for seed in gen.seeds:
             for sample in range(gen.images_per_prompt):
-                key = key_of({**params, "condition": condition["condition"], "seed": seed, "sample_index": sample})
-                items.append({
-                    "key": key, "model": variant["model"], "variant": variant["variant"], "cell": variant["cell"],
-                    "condition_id": condition["condition_id"], "seed": seed, "sample_index": sample,
-                })
+                key = key_of({**params, "condition": condition.inputs, "seed": seed, "sample_index": sample})
+                items.append(Item(key, variant.variant_id, variant.model, condition.condition_id, seed, sample))
     return items
 
 
@@ -83,12 +88,12 @@ def existing_images(store: Store, keys: set[str], verify: bool = True) -> dict[s
     return good
 
 
-def split_missing(items: list[dict], existing: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+def split_missing(items: Sequence[Item], existing: dict[str, dict]) -> tuple[list[Item], list[Item]]:
     """(items to generate, items already in the store), each key once."""
     seen, missing, reused = set(), [], []
     for item in items:
-        if item["key"] in seen:
+        if item.key in seen:
             continue
-        seen.add(item["key"])
-        (reused if item["key"] in existing else missing).append(item)
+        seen.add(item.key)
+        (reused if item.key in existing else missing).append(item)
     return missing, reused

@@ -6,15 +6,18 @@ report it as one line and nothing is half-written.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from artifacts.store import Store
 from tasks.inputs.conditions import spec_to_conditions
-from tasks.stages.sets import store_references, wants_inception
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
-from tasks.plan.keys import plan_variant, variant_label
+from tasks.plan.keys import ignored_settings, plan_variant, variant_label
+from tasks.plan.units import Condition, GenerationBatch, Item, Variant
 from tasks.spec import EvalSpec, load_spec
+from tasks.stages.sets import store_references, wants_inception
 
 
 @dataclass
@@ -23,15 +26,23 @@ class Prepared:
 
     spec: EvalSpec
     spec_path: str
-    conditions: list[dict]
+    conditions: tuple[Condition, ...]
     models: dict[str, ResolvedModel]
-    variants: list[dict]
-    items: list[dict]
+    variants: tuple[Variant, ...]
+    items: tuple[Item, ...]
     metric_models: dict[str, ResolvedModel] = field(default_factory=dict)
     references: list[dict] = field(default_factory=list)
 
-    def condition_map(self) -> dict[str, dict]:
-        return {c["condition_id"]: c for c in self.conditions}
+    @functools.cached_property
+    def condition_map(self) -> dict[str, Condition]:
+        return {c.condition_id: c for c in self.conditions}
+
+    def batch(self, variant: Variant, items: Sequence[Item]) -> GenerationBatch:
+        """What a worker needs to generate `items` of `variant`, and nothing else."""
+        needed = dict.fromkeys(i.condition_id for i in items)
+        edits = self.spec.edits.resize if self.spec.edits is not None else "center-crop"
+        return GenerationBatch(variant, self.models[variant.model], tuple(self.condition_map[c] for c in needed), tuple(items),
+                               edits if self.spec.task == "image-to-image" else None)
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
@@ -45,7 +56,12 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     return out
 
 
-def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[dict]:
+def declared_settings(spec: EvalSpec, model_index: int, cell: dict) -> set[str]:
+    """The generation settings the spec sets for a model in a cell (in generation:, on the model, or swept)."""
+    return set(spec.generation.model_fields_set) | set(spec.models[model_index].overrides) | set(cell)
+
+
+def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[Variant]:
     """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype."""
     variants = []
     for cell in spec.sweep.cells():
@@ -58,11 +74,9 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             device = pick_device(gen.device)
             pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
             check_pipeline(pipeline, spec.task)
-            variants.append({
-                "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
-                "gen": gen, "pipeline": pipeline,
-                "device": device, "dtype": effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]"),
-            })
+            dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
+            variants.append(Variant(variant_label(model.name, cell), model.name, index, cell, gen, pipeline, device, dtype,
+                                    ignored_settings(pipeline, declared_settings(spec, index, cell))))
     return variants
 
 
@@ -78,7 +92,6 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     else:
         references = []
     variants = spec_to_variants(spec, models)
-    items = []
-    for v in variants:
-        items += plan_variant(v, models[v["model"]], conditions)
-    return Prepared(spec, str(Path(spec_path).resolve()), conditions, models, variants, items, metric_models, references)
+    items = [item for v in variants for item in plan_variant(v, models[v.model], conditions)]
+    return Prepared(spec, str(Path(spec_path).resolve()), tuple(conditions), models, tuple(variants), tuple(items),
+                    metric_models, references)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import math
+from typing import Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
+from tasks.plan.units import Condition, Item
 
 GRID_ROWS = 60
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
@@ -43,49 +45,50 @@ def _cell(store: Store, run_id: str, src_rel: str, name: str, alt: str, title: s
     return f"<td><img src='{local}' alt='{html.escape(alt)}' title='{html.escape(title)}'></td>"
 
 
-def _grid_picks(items: list[dict], seeds: list[int] | None) -> dict[tuple, dict]:
+def _grid_picks(items: Sequence[Item], seeds: list[int] | None) -> dict[tuple, Item]:
     """(condition, variant, seed) → its first sample; with `seeds` None, seed None → the variant's first seed."""
-    picks: dict[tuple, dict] = {}
-    for item in sorted(items, key=lambda i: (i["seed"], i["sample_index"])):
+    picks: dict[tuple, Item] = {}
+    for item in sorted(items, key=lambda i: (i.seed, i.sample_index)):
         if seeds is None:
-            picks.setdefault((item["condition_id"], item["variant"], None), item)
-        elif item["seed"] in seeds:
-            picks.setdefault((item["condition_id"], item["variant"], item["seed"]), item)
+            picks.setdefault((item.condition_id, item.variant_id, None), item)
+        elif item.seed in seeds:
+            picks.setdefault((item.condition_id, item.variant_id, item.seed), item)
     return picks
 
 
-def _grid_caption(picks: dict[tuple, dict], items: list[dict], per_seed: bool) -> str:
-    shown = sorted({item["seed"] for item in picks.values()})
-    generated = sorted({item["seed"] for item in items})
+def _grid_caption(picks: dict[tuple, Item], items: Sequence[Item], per_seed: bool) -> str:
+    shown = sorted({item.seed for item in picks.values()})
+    generated = sorted({item.seed for item in items})
     which = "a row per seed" if per_seed else "each variant's first seed"
     hint = "" if shown == generated else " Set <code>report: {grid_seeds: all}</code> in the spec to show every seed."
     return (f"<p>Seeds shown: {', '.join(map(str, shown))} ({which}) of {', '.join(map(str, generated))} generated; "
             f"the first sample of each.{hint}</p>")
 
 
-def image_grid(store: Store, run_id: str, items: list[dict], conditions: list[dict], variants: list[str],
-               title: str = "Samples", sources: dict[str, str] | None = None, seeds: str | list[int] | None = None) -> str:
+def image_grid(store: Store, run_id: str, items: Sequence[Item], conditions: Sequence[Condition], variants: list[str],
+               seeds: str | list[int] | None = None) -> str:
     """A row per condition (per condition and seed when `seeds` is "all" or a list), a column per variant
-    (after a source column for edits), the first sample; images are copied beside the report so the run
-    folder stands alone. `seeds` None shows each variant's first seed."""
-    chosen = sorted({i["seed"] for i in items}) if seeds == "all" else seeds
+    (after a source column when conditions are edits of a source image), the first sample; images are
+    copied beside the report so the run folder stands alone. `seeds` None shows each variant's first seed."""
+    chosen = sorted({i.seed for i in items}) if seeds == "all" else seeds
     picks = _grid_picks(items, chosen)
     row_seeds = [None] if chosen is None else [s for s in chosen if any(key[2] == s for key in picks)]
+    sources = any("source_sha256" in c.inputs for c in conditions)
     head = "<th class='l'>condition</th>" + ("<th>source</th>" if sources else "") + "".join(f"<th>{html.escape(v)}</th>" for v in variants)
     rows = []
     for condition in conditions[:GRID_ROWS]:
         for seed in row_seeds:
             cells = []
             if sources:
-                sha = sources[condition["condition_id"]]
+                sha = condition.inputs["source_sha256"]
                 cells.append(_cell(store, run_id, ref_rel(sha), f"source-{sha[:16]}", "source", "source image"))
             for variant in variants:
-                item = picks.get((condition["condition_id"], variant, seed))
-                cells.append("<td></td>" if item is None else _cell(store, run_id, image_rel(item["key"]), item["key"], variant, f"seed {item['seed']}"))
-            label = condition.get("label", condition["text"]) + ("" if seed is None else f" · seed {seed}")
+                item = picks.get((condition.condition_id, variant, seed))
+                cells.append("<td></td>" if item is None else _cell(store, run_id, image_rel(item.key), item.key, variant, f"seed {item.seed}"))
+            label = condition.label + ("" if seed is None else f" · seed {seed}")
             rows.append(f"<tr><td class='l'>{html.escape(label)}</td>{''.join(cells)}</tr>")
     more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
-    return (f"<h2>{html.escape(title)}</h2>{_grid_caption(picks, items, chosen is not None)}"
+    return (f"<h2>Samples</h2>{_grid_caption(picks, items, chosen is not None)}"
             f"<table class='grid'><tr>{head}</tr>{''.join(rows)}</table>{more}")
 
 

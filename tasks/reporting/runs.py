@@ -8,10 +8,8 @@ import uuid
 
 from artifacts.runfiles import list_runs
 from artifacts.store import Store
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE, FID, GROUP_ALL, IS, KID
-
-HIGHER_IS_BETTER = {CLIP_SCORE, CLIP_DIRECTIONAL, CLIP_CONSISTENCY, IS}
-LOWER_IS_BETTER = {FID, KID}
+from tasks.metrics.registry import direction
+from tasks.names import GROUP_ALL
 
 
 def new_run_id(spec_name: str) -> str:
@@ -34,7 +32,7 @@ def regressions(previous: list[dict], current: list[dict], tolerance: dict[str, 
     verdicts = []
     for row in (r for r in current if r["group"] == GROUP_ALL):
         old = before.get((row["model"], row["metric"]))
-        sign = 1 if row["metric"] in HIGHER_IS_BETTER else -1 if row["metric"] in LOWER_IS_BETTER else 0
+        sign = direction(row["metric"])
         if old is None or sign == 0 or math.isnan(row["value"]) or math.isnan(old["value"]):
             continue
         change = row["value"] - old["value"]

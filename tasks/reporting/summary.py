@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import math
 
-from artifacts.store import Store, run_rel
-from artifacts.inspect import variant_list
-from tasks.metrics.aggregate import order_groups
-from tasks.names import METRIC_COLUMNS, COMPARISON_COLUMNS
-from tasks.plan.prepare import Prepared
-from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
 from artifacts.runfiles import read_run_table, register_run, write_run_table
+from artifacts.store import run_rel
+from tasks.metrics.aggregate import order_groups
+from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
+from tasks.plan.context import RunContext
+from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
 from tasks.reporting.runs import previous_run, regressions
+from tasks.stages.run import Scored
 
 
 class RegressionFailed(RuntimeError):
@@ -29,20 +29,28 @@ def _public(row: dict, columns: tuple) -> dict:
     return {**{c: row.get(c) for c in columns}, **extra}
 
 
-def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scores: list[dict], metrics: list[dict],
-               comparisons: list[dict], sections: list[str]) -> dict:
+def ignored_section(variants) -> str:
+    """Settings the spec declares or sweeps that a variant's pipeline does not take (they change nothing)."""
+    rows = [{"variant": v.variant_id, "pipeline": v.pipeline, "ignored": ", ".join(v.ignored)} for v in variants if v.ignored]
+    return html_table(rows, ["variant", "pipeline", "ignored"], "Settings a pipeline ignores (its images do not depend on them)")
+
+
+def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     """Write the run folder (spec, tables, report, summary.json), register it, return the summary."""
+    store, prepared, run_id = ctx.store, ctx.prepared, ctx.run_id
     spec = prepared.spec
-    metrics = order_groups(metrics)
+    metrics, comparisons = order_groups(scored.metrics), scored.comparisons
     store.write_bytes(run_rel(run_id, "spec.yaml"), open(prepared.spec_path, "rb").read())
-    write_run_table(store, run_id, "conditions", [{k: c[k] for k in ("condition_id", "text", "groups", "meta")} for c in prepared.conditions])
-    write_run_table(store, run_id, "items", prepared.items)
-    write_run_table(store, run_id, "scores", scores)
+    cells = {v.variant_id: v.cell for v in prepared.variants}
+    write_run_table(store, run_id, "conditions", [c.to_row() for c in prepared.conditions])
+    # items.parquet keeps its column order: key, model, variant, cell, condition_id, seed, sample_index.
+    write_run_table(store, run_id, "items", [{"key": i.key, "model": i.model, "variant": i.variant_id, "cell": cells[i.variant_id],
+                                              **i.to_row()} for i in prepared.items])
+    write_run_table(store, run_id, "scores", scored.scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
     previous = previous_run(store, spec.name, run_id)
     verdicts = regressions(read_run_table(store, previous, "metrics"), metrics, spec.regression.tolerance) if previous else []
-    variants = [v["variant"] for v in prepared.variants]
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
@@ -52,15 +60,15 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
                    lambda r: "bad" if r["verdict"] == "regression" else "good"),
-        *sections,
-        image_grid(store, run_id, prepared.items, prepared.conditions, variants, sources={
-            c["condition_id"]: c["meta"]["source_sha256"] for c in prepared.conditions} if spec.task == "image-to-image" else None,
-            seeds=spec.report.grid_seeds),
+        *scored.sections,
+        ignored_section(prepared.variants),
+        image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
+                   spec.report.grid_seeds),
     ]
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
         "run_id": run_id, "store": str(store.root), "spec": spec.name, "task": spec.task, "counts": counts,
-        "variants": variant_list(prepared.variants),
+        "variants": [{"variant": v.variant_id, "model": v.model, "settings": dict(v.cell)} for v in prepared.variants],
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "regressions": verdicts, "report": report,

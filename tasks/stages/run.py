@@ -1,101 +1,97 @@
-"""The stages of one evaluation as pure functions: generate, extract, score. The flow wires them."""
+"""The stages of one evaluation as pure functions: plan the batches, generate, extract, score. The flow wires them.
+
+Extraction and scoring iterate the metric registry (tasks/metrics/registry.py): no metric is named here.
+"""
 
 from __future__ import annotations
 
-from artifacts.store import Store, image_rel, ref_rel
-from tasks.inputs.edit_conditions import source_image_rule
-from tasks.stages.edits import edit_samples, extract_edit_features, trade_off_sections
+from dataclasses import dataclass, field
+
+from artifacts.store import Store
+from tasks.extractors.registry import merge_jobs, run_job
 from tasks.generation.generate import generate_missing
-from tasks.stages.sets import (
-    extract_inception_features,
-    fragility_section,
-    score_sets,
-    wants_inception,
-)
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE
+from tasks.metrics.registry import enabled_metrics
+from tasks.plan.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
+from tasks.plan.units import GenerationBatch, Item
 from tasks.reporting.report import html_table
-from tasks.stages.clip import clip_score_samples, extract_clip_features
 from tasks.reporting.sweeps import seed_summary
+from tasks.reporting.trade_off import trade_off_sections
+from tasks.stages.sets import fragility_section, score_sets
 
 
-def missing_by_variant(store: Store, prepared: Prepared) -> dict[str, list[dict]]:
-    """The items each variant still has to generate (a key shared by two variants is made once)."""
-    existing = existing_images(store, {i["key"] for i in prepared.items})
+@dataclass
+class Scored:
+    """What scoring gives the report: per-image score rows, metric rows, paired comparisons, extra sections."""
+
+    scores: list[dict] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+
+
+def missing_batches(store: Store, prepared: Prepared, size: int) -> list[GenerationBatch]:
+    """The images still to generate, as batches of at most `size` items of one variant each (a key
+    shared by two variants is made once, by the first)."""
+    existing = existing_images(store, {i.key for i in prepared.items})
     missing, _ = split_missing(prepared.items, existing)
-    out: dict[str, list[dict]] = {}
-    for item in missing:
-        out.setdefault(item["variant"], []).append(item)
-    return out
+    batches = []
+    for variant in prepared.variants:
+        mine = [i for i in missing if i.variant_id == variant.variant_id]
+        for start in range(0, len(mine), size):
+            batches.append(prepared.batch(variant, mine[start : start + size]))
+    return batches
 
 
-def generate_variant(store: Store, prepared: Prepared, variant: dict, items: list[dict], progress=None) -> int:
-    """Generate the missing images of one variant (the pipeline is loaded only when needed)."""
-    source_image = source_image_rule(prepared.spec) if prepared.spec.task == "image-to-image" else None
-    return generate_missing(store, items, prepared.condition_map(), prepared.models[variant["model"]], variant["pipeline"],
-                            variant["gen"], variant["dtype"], variant["device"], source_image, progress)
+def generate_batch(store: Store, batch: GenerationBatch, progress=None) -> int:
+    """Generate the images of one batch (the pipeline is loaded only when needed); return how many."""
+    return generate_missing(store, batch, progress)
 
 
 def generated_rows(store: Store, prepared: Prepared) -> dict[str, dict]:
     """key → generation row for every item of the run (all must exist after generation)."""
-    rows = existing_images(store, {i["key"] for i in prepared.items}, verify=False)
-    absent = [i["key"] for i in prepared.items if i["key"] not in rows]
+    rows = existing_images(store, {i.key for i in prepared.items}, verify=False)
+    absent = [i.key for i in prepared.items if i.key not in rows]
     if absent:
         raise RuntimeError(f"{len(absent)} planned images are missing after generation (first: {absent[0]})")
     return rows
 
 
-def extract_stage(store: Store, prepared: Prepared, rows: dict[str, dict], progress=None) -> tuple[int, int]:
-    """Extract every feature the spec's metrics need that the cache lacks; return (extracted, reused)."""
-    spec, extracted, reused = prepared.spec, 0, 0
-    if spec.metrics.clip_score is not None:
-        images = {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in prepared.items}
-        texts = [c["text"] for c in prepared.conditions]
-        device = prepared.variants[0]["device"]
-        e, r = extract_clip_features(store, prepared.metric_models[CLIP_SCORE], images, texts, device,
-                                     spec.metrics.clip_score.batch_size, progress)
-        extracted, reused = extracted + e, reused + r
-    if spec.metrics.clip_directional_similarity is not None:
-        e, r = extract_edit_features(store, prepared, rows, progress)
-        extracted, reused = extracted + e, reused + r
-    if wants_inception(spec):
-        images = {r["sha256"]: ref_rel(r["sha256"]) for r in prepared.references}
-        images |= {rows[i["key"]]["sha256"]: image_rel(i["key"]) for i in prepared.items}
-        sources = {r["sha256"]: r["source"] for r in prepared.references}
-        e, r = extract_inception_features(store, spec, images, sources, prepared.variants[0]["device"], progress=progress)
-        extracted, reused = extracted + e, reused + r
-    return extracted, reused
+def extract_stage(ctx: RunContext, progress=None) -> tuple[int, int]:
+    """Extract every feature the enabled metrics need that the cache lacks; return (extracted, reused).
+
+    Jobs of one extractor fingerprint are merged first, so an image two metrics read is counted once.
+    """
+    counts = [run_job(ctx.store, job, progress) for job in merge_jobs(j for m in enabled_metrics(ctx.spec) for j in m.jobs(ctx))]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
-def score_stage(store: Store, prepared: Prepared, rows: dict[str, dict], run_id: str) -> tuple[list[dict], list[dict], list[dict], list[str]]:
-    """Per-image scores, metric rows per model and group, paired comparisons, extra report sections."""
-    spec, scores, metrics, comparisons, sections = prepared.spec, [], [], [], []
-    groups = {c["condition_id"]: c["groups"] for c in prepared.conditions}
-    pairs = comparison_pairs(prepared.variants)
+def sample_rows(items: tuple[Item, ...], metric: str, values) -> list[dict]:
+    """One score row per item: its image, variant, condition, seed and sample, and the metric's value."""
+    return [{"key": i.key, "variant": i.variant_id, "condition_id": i.condition_id, "seed": i.seed,
+             "sample_index": i.sample_index, "metric": metric, "value": float(v)} for i, v in zip(items, values)]
+
+
+def score_stage(ctx: RunContext) -> Scored:
+    """Per-image scores aggregated per variant and group and compared in pairs; set metrics per variant."""
+    spec, out = ctx.spec, Scored()
+    groups = {c.condition_id: list(c.groups) for c in ctx.conditions}
+    pairs = comparison_pairs(ctx.variants)
     boot = dict(resamples=spec.metrics.bootstrap, seed=spec.metrics.bootstrap_seed)
-    if spec.metrics.clip_score is not None:
-        image_sha = {k: r["sha256"] for k, r in rows.items()}
-        text_of = {c["condition_id"]: c["text"] for c in prepared.conditions}
-        samples = clip_score_samples(store, prepared.metric_models[CLIP_SCORE], prepared.items, image_sha, text_of)
-        scores += samples
-        metrics += aggregate_samples(samples, CLIP_SCORE, groups.__getitem__, **boot)
-        comparisons += compare_samples(samples, CLIP_SCORE, pairs, **boot)
-    if spec.metrics.clip_directional_similarity is not None:
-        samples = edit_samples(store, prepared, rows)
-        scores += samples
-        for metric in (CLIP_DIRECTIONAL, CLIP_CONSISTENCY):
-            mine = [x for x in samples if x["metric"] == metric]
-            metrics += aggregate_samples(mine, metric, groups.__getitem__, **boot)
-            comparisons += compare_samples(mine, metric, pairs, **boot)
-        sections += trade_off_sections(store, prepared, run_id, metrics)
-    if wants_inception(spec):
-        label_of = {c["condition_id"]: c["text"] for c in prepared.conditions}
-        image_sha = {k: r["sha256"] for k, r in rows.items()}
-        metrics += score_sets(store, spec, prepared.references, prepared.variants, prepared.items, image_sha, label_of)
-        sections.append(fragility_section(metrics))
-    summary = seed_summary(metrics, prepared.variants)
+    metrics = enabled_metrics(spec)
+    for metric in (m for m in metrics if m.kind == "sample"):
+        samples = sample_rows(ctx.items, metric.name, metric.score(ctx))
+        out.scores += samples
+        out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
+        out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
+    out.sections += trade_off_sections(ctx, out.metrics)
+    sets = [m for m in metrics if m.kind == "set"]
+    if sets:
+        out.metrics += score_sets(ctx, sets)
+        out.sections.append(fragility_section(out.metrics))
+    summary = seed_summary(out.metrics, ctx.variants)
     if summary:
-        sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))
-    return scores, metrics, comparisons, sections
+        out.sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))
+    return out

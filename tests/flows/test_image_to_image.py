@@ -52,9 +52,8 @@ def test_edit_run_counts_metrics_and_comparisons(edit_run):
 
 
 def test_per_pair_values_follow_the_definition(edit_run, tiny_models):
-    from tasks.extractors.clip import images_to_clip_embeds, load_clip, texts_to_clip_embeds
+    from tasks.extractors.clip import images_to_clip_embeds, load_clip, png_to_uint8_chw, texts_to_clip_embeds
     from tasks.models.resolve import resolve_model
-    from tasks.stages.clip import png_to_uint8_chw
 
     folder, _, summary = edit_run
     rows = inspect.pairs(Store(folder / "store"), summary["run_id"])

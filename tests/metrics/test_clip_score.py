@@ -10,10 +10,14 @@ from torchmetrics.functional.multimodal.clip_score import _clip_score_update, cl
 from torchmetrics.multimodal.clip_score import CLIPScore
 from transformers import CLIPModel, CLIPProcessor
 
+from artifacts.keys import sha256_text
 from artifacts.store import Store
+from tasks.extractors import cache as features
+from tasks.extractors.clip import clip_extractors, png_to_uint8_chw
+from tasks.extractors.registry import Job, run_job
 from tasks.metrics.aggregate import aggregate_samples
+from tasks.metrics.clip_score import clip_scores
 from tasks.models.resolve import resolve_model
-from tasks.stages.clip import clip_score_samples, extract_clip_features, png_to_uint8_chw
 
 TEXTS = ["a red cat on a blue sofa", "a photo of a dog", "three green circles", "a very " + "long " * 90 + "prompt"]
 
@@ -54,13 +58,15 @@ def test_per_image_and_group_values_match_torchmetrics(tmp_path, tiny_models, re
     pngs = _pngs(len(TEXTS) * 2)
     images = {store.write_bytes(f"images/{i}.png", data): f"images/{i}.png" for i, data in enumerate(pngs)}
     shas = list(images)
-    resolved = resolve_model(str(tiny_models["clip"]), kind="clip")
-    extracted, reused = extract_clip_features(store, resolved, images, TEXTS, "cpu", batch_size=3)
-    assert (extracted, reused) == (len(pngs) + len(TEXTS), 0)
+    image, text = clip_extractors(resolve_model(str(tiny_models["clip"]), kind="clip"), "cpu", batch_size=3)
+    jobs = [Job(image, images), Job(text, {sha256_text(t): t for t in TEXTS})]
+    assert [run_job(store, job) for job in jobs] == [(len(pngs), 0), (len(TEXTS), 0)]
     items = [{"key": f"k{i}", "variant": "m", "condition_id": f"p{i % len(TEXTS)}", "seed": i // len(TEXTS), "sample_index": 0}
              for i in range(len(pngs))]
     text_of = {f"p{j}": t for j, t in enumerate(TEXTS)}
-    ours = clip_score_samples(store, resolved, items, {f"k{i}": shas[i] for i in range(len(pngs))}, text_of)
+    values = clip_scores(features.gather(store, image.fingerprint, shas)["embed"],
+                         features.gather(store, text.fingerprint, [sha256_text(text_of[i["condition_id"]]) for i in items])["embed"])
+    ours = [{**item, "value": float(v)} for item, v in zip(items, values)]
 
     tensors = [png_to_uint8_chw(data) for data in pngs]
     model, processor = reference()
@@ -74,13 +80,13 @@ def test_per_image_and_group_values_match_torchmetrics(tmp_path, tiny_models, re
     metric = CLIPScore(model_name_or_path=reference)
     for item, tensor in zip(items, tensors):
         metric.update(tensor, text_of[item["condition_id"]])
-    (group,) = [r for r in aggregate_samples(ours, "clip_score", lambda c: []) if r["group"] == "all"]
+    (group,) = [r for r in aggregate_samples(ours, "clip_score", lambda c: [], clamp=True) if r["group"] == "all"]
     assert abs(group["value"] - metric.compute().item()) < 1e-4
     # the group value is the clamped mean of the per-image values (not a 0 = 0 coincidence)
     assert abs(group["value"] - max(np.mean([r["value"] for r in ours]), 0.0)) < 1e-9
     assert group["value"] > 0
 
-    assert extract_clip_features(store, resolved, images, TEXTS, "cpu", batch_size=3) == (0, len(pngs) + len(TEXTS))
+    assert [run_job(store, job) for job in jobs] == [(0, len(pngs)), (0, len(TEXTS))]
 
 
 def test_embeddings_do_not_depend_on_batch_size(tmp_path, tiny_models):

@@ -14,15 +14,9 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from artifacts.errors import BadInput
-from tasks.metrics.fid import (
-    GaussianStats,
-    features_to_kid,
-    features_to_stats,
-    frechet_distance,
-    frechet_distance_sqrtm,
-    logits_to_inception_score,
-    stats_to_fid,
-)
+from tasks.metrics.fid import GaussianStats, features_to_stats, frechet_distance, frechet_distance_sqrtm, stats_to_fid
+from tasks.metrics.inception_score import logits_to_inception_score
+from tasks.metrics.kid import features_to_kid
 from tasks.extractors.inception import inception_fingerprint, load_fid_inception, uint8_to_inception_features
 from tasks.extractors.preprocess import Preprocess
 
@@ -247,11 +241,11 @@ def test_small_set_shortcut_equals_the_running_sum_path():
 
 
 def test_kid_kernel_cache_equals_the_per_subset_path(monkeypatch):
-    import tasks.metrics.fid as fid
+    import tasks.metrics.kid as kid
 
     rng = np.random.default_rng(5)
     real, fake = rng.normal(size=(60, 32)), rng.normal(0.2, 1.0, size=(50, 32))
-    cached = fid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
-    monkeypatch.setattr(fid, "KERNEL_CACHE_MAX", 0)
-    direct = fid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
+    cached = kid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
+    monkeypatch.setattr(kid, "KERNEL_CACHE_MAX", 0)
+    direct = kid.features_to_kid(real, fake, subsets=20, subset_size=15, seed=3)
     assert np.allclose(cached, direct, rtol=1e-10, atol=1e-12)

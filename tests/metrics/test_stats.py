@@ -3,6 +3,7 @@
 import numpy as np
 
 from tasks.metrics.aggregate import aggregate_samples, compare_samples
+from tasks.metrics.clip_score import METRIC as CLIP_SCORE_METRIC
 from tasks.metrics.stats import bootstrap_mean_ci, group_means, paired_difference
 
 
@@ -43,8 +44,8 @@ def test_aggregate_is_mean_of_prompt_means_and_clip_score_clamps_at_zero():
     by_group = {r["group"]: r for r in rows}
     assert np.isclose(by_group["all"]["value"], 27.5) and by_group["all"]["n"] == 2 and by_group["all"]["n_images"] == 4
     assert np.isclose(by_group["challenge:Basic"]["value"], 15.0) and by_group["challenge:Basic"]["n"] == 1
-    negative = aggregate_samples(_samples("m", {("p", 0): -5.0, ("q", 0): -1.0}), "clip_score", lambda c: [])
-    assert negative[0]["value"] == 0.0
+    negative = aggregate_samples(_samples("m", {("p", 0): -5.0, ("q", 0): -1.0}), "clip_score", lambda c: [], clamp=True)
+    assert negative[0]["value"] == 0.0 and CLIP_SCORE_METRIC.aggregate == "clamped-mean"  # the stage clamps what the registry says
     raw = aggregate_samples(_samples("m", {("p", 0): -5.0, ("q", 0): -1.0}), "clip_directional_similarity", lambda c: [])
     assert np.isclose(raw[0]["value"], -3.0)
 

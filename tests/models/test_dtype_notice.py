@@ -21,7 +21,7 @@ def test_float16_on_cpu_is_one_notice_per_model_and_run(tmp_path, tiny_models, c
     notices = [r.getMessage() for r in caplog.records if "float16" in r.getMessage()]
     assert notices == ["t2i-test: models[a]: dtype float16 on cpu: float32 is used instead (float16 is slow or "
                        "unsupported on a CPU); set generation.dtype: float32 to silence this notice"]
-    assert {v["dtype"] for v in prepared.variants} == {"float32"} and len(prepared.variants) == 4
+    assert {v.dtype for v in prepared.variants} == {"float32"} and len(prepared.variants) == 4
 
 
 def test_no_notice_where_nothing_is_substituted(caplog):

@@ -8,6 +8,7 @@ import pytest
 from artifacts.errors import BadInput
 from artifacts.store import Store, image_rel
 from tasks.metrics.aggregate import aggregate_samples, order_groups
+from tasks.plan.units import Condition, Item
 from tasks.reporting.report import image_grid
 from tasks.spec import spec_from_dict
 from tasks.metrics.stats import bootstrap_mean_ci, paired_difference
@@ -44,11 +45,10 @@ def test_no_bootstrap_ci_from_fewer_than_two_units():
 
 def _grid(tmp_path, seeds):
     store = Store(tmp_path / "store")
-    items = [{"key": f"{c}{v}{s}".ljust(64, "0"), "condition_id": c, "variant": v, "seed": s, "sample_index": 0}
-             for c in ("p", "q") for v in ("a", "b") for s in (1, 0, 2)]
+    items = [Item(f"{c}{v}{s}".ljust(64, "0"), v, v, c, s, 0) for c in ("p", "q") for v in ("a", "b") for s in (1, 0, 2)]
     for item in items:
-        store.write_bytes(image_rel(item["key"]), b"png")
-    conditions = [{"condition_id": c, "text": f"prompt {c}"} for c in ("p", "q")]
+        store.write_bytes(image_rel(item.key), b"png")
+    conditions = [Condition(c, {"prompt": f"prompt {c}"}, f"prompt {c}", f"prompt {c}") for c in ("p", "q")]
     return image_grid(store, "run", items, conditions, ["a", "b"], seeds=seeds)
 
 

@@ -1,0 +1,47 @@
+"""CLIP score as torchmetrics computes it: per image 100 * cos(image, its prompt); a group's value max(mean, 0)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from artifacts.keys import sha256_text
+from tasks.extractors.clip import clip_extractors
+from tasks.extractors.registry import Extractor, Job
+from tasks.metrics.registry import Metric, register
+from tasks.names import CLIP_SCORE
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (float64 for the cosine arithmetic that follows)."""
+    v = vectors.astype(np.float64)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def clip_scores(image_embeds: np.ndarray, text_embeds: np.ndarray) -> np.ndarray:
+    """Per pair 100 * cos(image, text), torchmetrics' per-sample CLIP score."""
+    return 100.0 * np.sum(normalize(image_embeds) * normalize(text_embeds), axis=-1)
+
+
+def _extractors(ctx) -> tuple[Extractor, Extractor]:
+    cfg = ctx.spec.metrics.clip_score
+    return clip_extractors(ctx.prepared.metric_models[CLIP_SCORE], ctx.device, cfg.batch_size)
+
+
+def jobs(ctx) -> list[Job]:
+    """Every generated image, and the text of every condition."""
+    image, text = _extractors(ctx)
+    return [ctx.image_job(image), Job(text, {sha256_text(c.text): c.text for c in ctx.conditions})]
+
+
+def score(ctx) -> np.ndarray:
+    """Per item 100 * cos(its image, its condition's text), from cached embeddings."""
+    image, text = _extractors(ctx)
+    text_embeds = ctx.gather(text, [sha256_text(ctx.condition(i).text) for i in ctx.items])["embed"]
+    return clip_scores(ctx.item_features(image)["embed"], text_embeds)
+
+
+METRIC = register(Metric(
+    CLIP_SCORE, "sample", "higher", "clamped-mean",
+    "tests/metrics/test_clip_score.py::test_per_image_and_group_values_match_torchmetrics",
+    jobs, score, enabled=lambda spec: spec.metrics.clip_score is not None,
+))
