@@ -105,6 +105,7 @@ def test_at_80_columns_run_ids_and_variant_ids_are_whole(swept, monkeypatch, cap
 
 def test_empty_results_are_said_on_stderr(tmp_path, capsys):
     store = Store(tmp_path / "s")
+    store.root.mkdir()  # an empty store: the folder exists (a Store makes it only on its first write)
     assert main(["inspect", "runs", "--store", str(store.root)]) == 0
     out = capsys.readouterr()
     assert out.out == "" and out.err == f"diffeval: store {store.root}: no runs yet; `diffeval run SPEC --store {store.root}` makes one\n"
