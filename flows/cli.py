@@ -15,6 +15,8 @@ from artifacts.errors import BadInput  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
+# Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/interrupt.py).
+INTERRUPTIBLE = {"run", "demo"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,10 +117,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
+    from flows.interrupt import run_interruptible
     from tasks.summary import RegressionFailed
 
     try:
-        return _dispatch(args)
+        return run_interruptible(_dispatch, args) if args.command in INTERRUPTIBLE else _dispatch(args)
     except BadInput as exc:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
