@@ -14,6 +14,8 @@ from artifacts.errors import BadInput  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
+# Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/interrupt.py).
+INTERRUPTIBLE = {"run", "demo"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,10 +123,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
+    from flows.interrupt import run_interruptible
     from tasks.summary import RegressionFailed
 
     try:
-        code = _dispatch(args)
+        code = run_interruptible(_dispatch, args) if args.command in INTERRUPTIBLE else _dispatch(args)
         sys.stdout.flush()  # so that a reader gone away (`| head`) shows here, not at interpreter exit
         return code
     except BrokenPipeError:
