@@ -6,8 +6,9 @@ report it as one line and nothing is half-written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from artifacts.store import Store
 from tasks.conditions import spec_to_conditions
@@ -17,9 +18,15 @@ from tasks.plan import plan_variant, variant_label
 from tasks.spec import EvalSpec, load_spec
 
 
-@dataclass
-class Prepared:
-    """A spec made concrete: what to generate, what with, and what to score it with."""
+class Prepared(BaseModel):
+    """A spec made concrete: what to generate, what with, and what to score it with.
+
+    The CLI checks a spec by preparing it and hands the result to the flow as a parameter, so the
+    inputs are read and hashed once. Prefect records flow parameters as JSON in its database: this
+    records a short summary instead of every condition and item.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     spec: EvalSpec
     spec_path: str
@@ -27,11 +34,16 @@ class Prepared:
     models: dict[str, ResolvedModel]
     variants: list[dict]
     items: list[dict]
-    metric_models: dict[str, ResolvedModel] = field(default_factory=dict)
-    references: list[dict] = field(default_factory=list)
+    metric_models: dict[str, ResolvedModel] = {}
+    references: list[dict] = []
 
     def condition_map(self) -> dict[str, dict]:
         return {c["condition_id"]: c for c in self.conditions}
+
+    @model_serializer
+    def _summary(self) -> dict:
+        return {"spec": self.spec.name, "spec_path": self.spec_path, "variants": [v["variant"] for v in self.variants],
+                "conditions": len(self.conditions), "images": len({i["key"] for i in self.items})}
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
@@ -79,4 +91,5 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     items = []
     for v in variants:
         items += plan_variant(v, models[v["model"]], conditions)
-    return Prepared(spec, str(Path(spec_path).resolve()), conditions, models, variants, items, metric_models, references)
+    return Prepared(spec=spec, spec_path=str(Path(spec_path).resolve()), conditions=conditions, models=models,
+                    variants=variants, items=items, metric_models=metric_models, references=references)
