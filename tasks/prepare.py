@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, model_serializer
 from artifacts.store import Store
 from tasks.conditions import spec_to_conditions
 from tasks.inception_stage import store_references, wants_inception
-from tasks.models import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
+from tasks.models import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
+from tasks.pipeline_facts import PipelineFacts
 from tasks.plan import plan_variant, variant_label
 from tasks.spec import EvalSpec, load_spec
 
@@ -56,7 +57,7 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     return out
 
 
-def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[dict]:
+def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: PipelineFacts) -> list[dict]:
     """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype."""
     variants = []
     for cell in spec.sweep.cells():
@@ -65,10 +66,10 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
             if gen.scheduler:
-                scheduler_class(gen.scheduler)
+                facts.scheduler_config(models[model.name].local_dir, gen.scheduler)  # an unknown name is bad input
             device = pick_device(gen.device)
             pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
-            check_pipeline(pipeline, spec.task)
+            check_pipeline(pipeline, spec.task, facts.call_parameters(pipeline))
             variants.append({
                 "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
                 "gen": gen, "pipeline": pipeline,
@@ -87,9 +88,11 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
         references = store_references(spec, store)
     else:
         references = []
-    variants = spec_to_variants(spec, models)
+    facts = PipelineFacts(store)
+    variants = spec_to_variants(spec, models, facts)
     items = []
     for v in variants:
-        items += plan_variant(v, models[v["model"]], conditions)
+        items += plan_variant(v, models[v["model"]], conditions, facts)
+    facts.save()  # every input is checked by now
     return Prepared(spec=spec, spec_path=str(Path(spec_path).resolve()), conditions=conditions, models=models,
                     variants=variants, items=items, metric_models=metric_models, references=references)
