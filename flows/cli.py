@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_spec(spec_path: str, store: str | None) -> dict:
-    """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow."""
+    """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow on what was checked."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from artifacts.store import Store
@@ -55,12 +55,12 @@ def run_spec(spec_path: str, store: str | None) -> dict:
 
     checked = Store(store)
     checked.check_writable()  # the store folder itself is made only by the first write
-    prepare(spec_path, checked)
+    prepared = prepare(spec_path, checked)
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return evaluate(spec_path=spec_path, store=store)
+        return evaluate(spec_path=spec_path, store=store, prepared=prepared)
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:

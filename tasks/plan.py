@@ -8,7 +8,8 @@ from typing import Any
 from artifacts import tables
 from artifacts.keys import key_of
 from artifacts.store import Store, image_rel
-from tasks.models import ResolvedModel, effective_dtype, scheduler_config
+from tasks.models import ResolvedModel, effective_dtype
+from tasks.pipeline_facts import PipelineFacts
 from tasks.spec import GenerationSpec
 
 log = logging.getLogger("diffeval")
@@ -24,35 +25,27 @@ def variant_label(model: str, cell: dict[str, Any]) -> str:
     return f"{model}[{','.join(f'{k}={v}' for k, v in cell.items())}]"
 
 
-def accepted_settings(pipeline: str) -> tuple[str, ...]:
+def accepted_settings(call_parameters: list[str]) -> tuple[str, ...]:
     """The pixel settings a pipeline's __call__ takes: a setting it ignores cannot change its pixels."""
-    import inspect
-
-    import diffusers
-
-    cls = getattr(diffusers, pipeline, None)
-    if cls is None:
-        return PIXEL_SETTINGS
-    accepted = inspect.signature(cls.__call__).parameters
-    return tuple(name for name in PIXEL_SETTINGS if name in accepted or name == "steps")
+    return tuple(name for name in PIXEL_SETTINGS if name in call_parameters or name == "steps")
 
 
-def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, device: str) -> dict[str, Any]:
+def generation_params(gen: GenerationSpec, model: ResolvedModel, pipeline: str, device: str, facts: PipelineFacts) -> dict[str, Any]:
     """Everything about a variant that changes its pixels (the condition, seed and sample aside)."""
     return {
         "model": model.fingerprint,
         "pipeline": pipeline,
-        "scheduler": scheduler_config(model.local_dir, gen.scheduler),
+        "scheduler": facts.scheduler_config(model.local_dir, gen.scheduler),
         "dtype": effective_dtype(gen.dtype, device.split(":")[0]),
         "device_type": device.split(":")[0],
-        **{name: getattr(gen, name) for name in accepted_settings(pipeline)},
+        **{name: getattr(gen, name) for name in accepted_settings(facts.call_parameters(pipeline))},
     }
 
 
-def plan_variant(variant: dict, resolved: ResolvedModel, conditions: list[dict]) -> list[dict]:
+def plan_variant(variant: dict, resolved: ResolvedModel, conditions: list[dict], facts: PipelineFacts) -> list[dict]:
     """The work items of one model in one sweep cell: conditions x seeds x samples."""
     gen: GenerationSpec = variant["gen"]
-    params = generation_params(gen, resolved, variant["pipeline"], variant["device"])
+    params = generation_params(gen, resolved, variant["pipeline"], variant["device"], facts)
     items = []
     for condition in conditions:
         for seed in gen.seeds:

@@ -6,20 +6,28 @@ report it as one line and nothing is half-written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 from artifacts.store import Store
 from tasks.conditions import spec_to_conditions
 from tasks.inception_stage import store_references, wants_inception
-from tasks.models import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
+from tasks.models import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
+from tasks.pipeline_facts import PipelineFacts
 from tasks.plan import plan_variant, variant_label
 from tasks.spec import EvalSpec, load_spec
 
 
-@dataclass
-class Prepared:
-    """A spec made concrete: what to generate, what with, and what to score it with."""
+class Prepared(BaseModel):
+    """A spec made concrete: what to generate, what with, and what to score it with.
+
+    The CLI checks a spec by preparing it and hands the result to the flow as a parameter, so the
+    inputs are read and hashed once. Prefect records flow parameters as JSON in its database: this
+    records a short summary instead of every condition and item.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     spec: EvalSpec
     spec_path: str
@@ -27,11 +35,16 @@ class Prepared:
     models: dict[str, ResolvedModel]
     variants: list[dict]
     items: list[dict]
-    metric_models: dict[str, ResolvedModel] = field(default_factory=dict)
-    references: list[dict] = field(default_factory=list)
+    metric_models: dict[str, ResolvedModel] = {}
+    references: list[dict] = []
 
     def condition_map(self) -> dict[str, dict]:
         return {c["condition_id"]: c for c in self.conditions}
+
+    @model_serializer
+    def _summary(self) -> dict:
+        return {"spec": self.spec.name, "spec_path": self.spec_path, "variants": [v["variant"] for v in self.variants],
+                "conditions": len(self.conditions), "images": len({i["key"] for i in self.items})}
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
@@ -45,7 +58,7 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     return out
 
 
-def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[dict]:
+def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: PipelineFacts) -> list[dict]:
     """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype."""
     variants = []
     for cell in spec.sweep.cells():
@@ -54,10 +67,10 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[d
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
             if gen.scheduler:
-                scheduler_class(gen.scheduler)
+                facts.scheduler_config(models[model.name].local_dir, gen.scheduler)  # an unknown name is bad input
             device = pick_device(gen.device)
             pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
-            check_pipeline(pipeline, spec.task)
+            check_pipeline(pipeline, spec.task, facts.call_parameters(pipeline))
             variants.append({
                 "variant": variant_label(model.name, cell), "model": model.name, "model_index": index, "cell": cell,
                 "gen": gen, "pipeline": pipeline,
@@ -77,8 +90,11 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
         references = store_references(spec, store)
     else:
         references = []
-    variants = spec_to_variants(spec, models)
+    facts = PipelineFacts(store)
+    variants = spec_to_variants(spec, models, facts)
     items = []
     for v in variants:
-        items += plan_variant(v, models[v["model"]], conditions)
-    return Prepared(spec, str(Path(spec_path).resolve()), conditions, models, variants, items, metric_models, references)
+        items += plan_variant(v, models[v["model"]], conditions, facts)
+    facts.save()  # every input is checked by now
+    return Prepared(spec=spec, spec_path=str(Path(spec_path).resolve()), conditions=conditions, models=models,
+                    variants=variants, items=items, metric_models=metric_models, references=references)
