@@ -108,6 +108,8 @@ function table(rows, columns, id, caption) {
 }
 
 const BOARD = ["rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown"];
+// Then whatever else the rows carry: the pool when models never met, the automatic metrics overall.
+const boardColumns = (board) => BOARD.concat(board.rows.length ? Object.keys(board.rows[0]).filter((c) => !BOARD.includes(c)) : []);
 
 let boardRequest = 0;
 
@@ -121,12 +123,11 @@ async function loadLeaderboard() {
   $("count").dataset.votes = String(data.votes);
   $("note").textContent = `${data.picks} picks, ${data.ties} ties, ${data.skips} skips. ${data.note} Ratings on the Elo scale with 95% bootstrap intervals over whole votes; a board needs ${data.min_votes} votes.`;
   const [overall, ...groups] = data.boards;
-  const extra = overall.rows.length ? Object.keys(overall.rows[0]).filter((c) => !BOARD.includes(c)) : [];
-  $("leaderboard").replaceChildren(overall.shown ? table(overall.rows, BOARD.concat(extra), "board-all", "All votes")
+  $("leaderboard").replaceChildren(overall.shown ? table(overall.rows, boardColumns(overall), "board-all", "All votes")
     : text("p", `${overall.n} of ${data.min_votes} votes needed for a leaderboard.`, "note"));
   $("agreement").replaceChildren(...(data.agreement.length ? [table(data.agreement.map((r) => ({...r, tau: fixed2(r.tau), ci_low: fixed2(r.ci_low), ci_high: fixed2(r.ci_high)})),
     ["metric", "tau", "ci_low", "ci_high", "models"], "agreement-table", "Agreement with the automatic metrics (Kendall's τ)")] : []));
-  $("groupboards").replaceChildren(...groups.map((g) => g.shown ? table(g.rows, BOARD, `board-${g.group}`, g.group)
+  $("groupboards").replaceChildren(...groups.map((g) => g.shown ? table(g.rows, boardColumns(g), `board-${g.group}`, g.group)
     : text("p", `${g.group}: ${g.n} of ${data.min_votes} votes needed.`, "note")));
 }
 

@@ -10,6 +10,7 @@ from tasks.names import GROUP_ALL
 
 BOARD_COLUMNS = ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")
 AGREEMENT_COLUMNS = ("group", "metric", "tau", "ci_low", "ci_high", "models")
+POOL_NOTE = " Models never shown together fall into separate pools (column pool): compare ratings only within a pool."
 TIE_NOTE = ("A pick is a Luce (Plackett-Luce top-1) choice among the shown models; a tie counts as an equal "
             "share of one win for each shown model; skips are stored but not fitted.")
 
@@ -30,6 +31,22 @@ def kendall_tau(draws: np.ndarray, reference: np.ndarray) -> np.ndarray:
         return (a @ b) / np.sqrt(untied_a * untied_b)
 
 
+def pools(votes: list[dict]) -> dict[str, int]:
+    """model -> pool number (1, 2, ...): models linked by being shown together. Ratings compare only within a pool."""
+    parent: dict[str, str] = {}
+
+    def root(m: str) -> str:
+        while parent.setdefault(m, m) != m:
+            m = parent[m]
+        return m
+
+    for v in votes:
+        for other in v["models"][1:]:
+            parent[root(other)] = root(v["models"][0])
+    roots = list(dict.fromkeys(root(m) for m in sorted(parent)))
+    return {m: roots.index(root(m)) + 1 for m in parent}
+
+
 def _fitted(votes: list[dict]) -> list[dict]:
     return [v for v in votes if v["choice"] in ("best", "tie")]
 
@@ -46,6 +63,10 @@ def board(votes: list[dict], resamples: int = 1000, seed: int = 0, alpha: float 
     rows = [{"model": m, "rating": float(point[k]), "ci_low": float(ci[0, k]), "ci_high": float(ci[1, k]),
              "wins": int(np.sum(wins[:, k] == 1.0)), "ties": int(ties[k]), "shown": int(shown[:, k].sum())}
             for k, m in enumerate(models)]
+    pool = pools(votes)
+    if len(set(pool.values())) > 1:  # say so: a rating from one pool says nothing about a model in another
+        for row in rows:
+            row["pool"] = pool[row["model"]]
     order = np.argsort(-point, kind="stable")
     return [{"rank": rank + 1, **rows[k]} for rank, k in enumerate(order)], draws[:, order]
 
@@ -86,7 +107,8 @@ def leaderboards(votes: list[dict], min_votes: int = 20, resamples: int = 1000, 
             agreements = agreement(rows, draws, metrics, directions or {}, group)
             for r in rows:
                 r.update({name: _finite(value) for name, value in metrics.get(r["model"], {}).items()})
-        boards.append({"group": group, "n": len(members), "shown": shown, "rows": rows})
+        boards.append({"group": group, "n": len(members), "shown": bool(rows), "rows": rows})  # one model alone: no board
     return {"votes": len(votes), "picks": sum(v["choice"] == "best" for v in votes), "ties": sum(v["choice"] == "tie" for v in votes),
-            "skips": sum(v["choice"] == "skip" for v in votes), "min_votes": min_votes, "note": TIE_NOTE,
+            "skips": sum(v["choice"] == "skip" for v in votes), "min_votes": min_votes,
+            "note": TIE_NOTE + (POOL_NOTE if any("pool" in r for b in boards for r in b["rows"]) else ""),
             "boards": boards, "agreement": agreements}

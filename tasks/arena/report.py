@@ -13,13 +13,13 @@ REPORT_REL = "arena/report.html"
 
 def leaderboards_to_html(boards: dict) -> list[str]:
     """HTML sections: counts and method, the overall board with the metrics beside it, agreement, groups."""
-    overall, *groups = boards["boards"]
-    extra = [c for c in (overall["rows"][0] if overall["rows"] else {}) if c not in BOARD_COLUMNS]
     sections = [f"<p>{boards['votes']} votes: {boards['picks']} picks, {boards['ties']} ties, {boards['skips']} skips. "
                 f"{html.escape(boards['note'])} Ratings on the Elo scale (1000 = the average model) with 95% bootstrap "
                 f"intervals over whole votes; a board needs {boards['min_votes']} votes.</p>"]
-    for board, columns in [(overall, list(BOARD_COLUMNS) + extra)] + [(g, list(BOARD_COLUMNS)) for g in groups]:
+    for board in boards["boards"]:
         if board["shown"]:
+            # The pool when models never met, the automatic metrics beside the overall board.
+            columns = list(BOARD_COLUMNS) + [c for c in board["rows"][0] if c not in BOARD_COLUMNS]
             sections.append(html_table(board["rows"], columns, f"{board['group']} ({board['n']} votes)"))
         else:
             sections.append(f"<p class='warn'>{html.escape(board['group'])}: {board['n']} votes, below the minimum of {boards['min_votes']}.</p>")

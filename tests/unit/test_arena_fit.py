@@ -114,3 +114,11 @@ def test_boards_show_past_the_minimum_count_skips_and_state_ties():
 def test_a_board_needs_two_models():
     assert board([_vote(0, ["a", "b"], "a")], resamples=10)[0][0]["model"] == "a"
     assert board([], resamples=10)[0] == []
+
+
+def test_models_never_shown_together_are_marked_as_separate_pools():
+    votes = [_vote(i, ["a", "b"], "a") for i in range(3)] + [_vote(10 + i, ["x", "y", "z"], "z") for i in range(3)]
+    rows = board(votes, resamples=10)[0]
+    assert {r["model"]: r["pool"] for r in rows} == {"a": 1, "b": 1, "x": 2, "y": 2, "z": 2}
+    assert "pool" in leaderboards(votes, min_votes=1, resamples=10)["note"]
+    assert "pool" not in board(votes[:3], resamples=10)[0][0]
