@@ -86,8 +86,13 @@ async function vote(choice, index) {
   await loadLeaderboard();
 }
 
-function fmt(value) {
-  return typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(1)) : String(value ?? "–");
+// Ratings and their bounds to one decimal; counts as they are; other numbers (metrics) to four digits.
+const RATING_COLUMNS = ["rating", "ci_low", "ci_high"];
+
+function fmt(value, column) {
+  if (typeof value !== "number") return String(value ?? "–");
+  if (RATING_COLUMNS.includes(column)) return value.toFixed(1);
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
 }
 
 const fixed2 = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
@@ -101,7 +106,7 @@ function table(rows, columns, id, caption) {
   t.append(head);
   rows.forEach((row) => {
     const tr = document.createElement("tr");
-    columns.forEach((c) => tr.append(text("td", fmt(row[c]), typeof row[c] === "string" ? "l" : "")));
+    columns.forEach((c) => tr.append(text("td", fmt(row[c], c), typeof row[c] === "string" ? "l" : "")));
     t.append(tr);
   });
   return t;

@@ -20,10 +20,16 @@ def _finite(value: float) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
-def kendall_tau(draws: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Kendall's τ-b between each row of `draws` and `reference` (NaN where either ranking is all ties)."""
+def kendall_tau(draws: np.ndarray, reference: np.ndarray, pool: np.ndarray | None = None) -> np.ndarray:
+    """Kendall's τ-b between each row of `draws` and `reference` (NaN where either ranking is all ties).
+
+    With `pool`, only pairs within one pool count: models never compared by people have no human order.
+    """
     draws, reference = np.atleast_2d(draws), np.asarray(reference, dtype=np.float64)
     i, j = np.triu_indices(reference.size, k=1)
+    if pool is not None:
+        keep = np.asarray(pool)[i] == np.asarray(pool)[j]
+        i, j = i[keep], j[keep]
     a = np.sign(draws[:, i] - draws[:, j])
     b = np.sign(reference[i] - reference[j])
     untied_a, untied_b = np.count_nonzero(a, axis=1), np.count_nonzero(b)
@@ -76,6 +82,7 @@ def agreement(rows: list[dict], draws: np.ndarray, metrics: dict[str, dict[str, 
     """Kendall's τ between the human ranking and each metric's (sign-adjusted so higher is better).
 
     The CI comes from the vote bootstrap (metric values held fixed); `metrics` maps model → metric → value.
+    Only pairs of models within one pool count (see `pools`).
     """
     out = []
     names = sorted({name for values in metrics.values() for name in values if name in directions})
@@ -84,8 +91,9 @@ def agreement(rows: list[dict], draws: np.ndarray, metrics: dict[str, dict[str, 
         if len(have) < 2:
             continue
         reference = np.array([directions[name] * metrics[rows[k]["model"]][name] for k in have])
-        point = kendall_tau(np.array([rows[k]["rating"] for k in have]), reference)[0]
-        taus = kendall_tau(draws[:, have], reference)
+        pool = np.array([rows[k].get("pool", 1) for k in have])
+        point = kendall_tau(np.array([rows[k]["rating"] for k in have]), reference, pool)[0]
+        taus = kendall_tau(draws[:, have], reference, pool)
         low, high = np.nanpercentile(taus, [2.5, 97.5]) if np.isfinite(taus).any() else (np.nan, np.nan)
         out.append({"group": group, "metric": name, "tau": _finite(point), "ci_low": _finite(low), "ci_high": _finite(high), "models": len(have)})
     return out

@@ -164,3 +164,15 @@ def test_an_arena_needs_two_models_on_one_condition(tmp_path):
     with pytest.raises(BadInput, match="no condition and seed has images from two models"):
         runs_to_arena(store, select_runs(store, [run_id]))
     assert main(["arena", "--store", str(tmp_path / "empty")]) == 2
+
+
+def test_the_cli_serves_loopback_without_a_token_and_any_other_host_only_with_one(arena, monkeypatch, capsys):
+    store, _, _, _ = arena
+    served = []
+    monkeypatch.setattr("flows.arena.serve", lambda app, sock: (served.append(app), sock.close()))
+    assert main(["arena", "--store", str(store.root), "--port", "0"]) == 0
+    assert main(["arena", "--store", str(store.root), "--port", "0", "--host", "0.0.0.0"]) == 0
+    loopback, other = served
+    assert not hasattr(loopback, "token") and other.token
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("arena: open http://127.0.0.1:") and out[1].endswith(f"/?token={other.token}")

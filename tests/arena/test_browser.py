@@ -38,9 +38,9 @@ def _cells(page, selector: str) -> list[list[str]]:
     return page.eval_on_selector_all(f"{selector} tr", "rows => rows.slice(1).map(r => Array.from(r.cells, c => c.textContent))")
 
 
-def _fmt(value) -> str:
-    """As the page's fmt(): text and whole numbers as they are, other numbers to one decimal."""
-    return f"{value:.1f}" if isinstance(value, float) and not value.is_integer() else str(int(value)) if isinstance(value, float) else str(value)
+def _fmt(value, column: str) -> str:
+    """As the page's fmt() for a board's columns: ratings and bounds to one decimal, the rest as they are."""
+    return f"{value:.1f}" if column in ("rating", "ci_low", "ci_high") else str(value)
 
 
 def test_ten_votes_in_chromium_match_the_store_after_a_reload(served, tmp_path):
@@ -76,6 +76,6 @@ def test_ten_votes_in_chromium_match_the_store_after_a_reload(served, tmp_path):
     assert [(v["shown"], v["choice"], v["winner"]) for v in votes] == done
     assert {v["rater"] for v in votes} == {"grace"}
     expected = leaderboards(votes, 5, 100, 0, state.metrics, state.directions)["boards"][0]["rows"]
-    assert [row[:8] for row in shown_board] == [[_fmt(r[c]) for c in ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")]
+    assert [row[:8] for row in shown_board] == [[_fmt(r[c], c) for c in ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")]
                                                  for r in expected]
     assert sum(int(row[5]) for row in shown_board) == sum(choice == "best" for _, choice, _ in done)

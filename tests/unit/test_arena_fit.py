@@ -122,3 +122,10 @@ def test_models_never_shown_together_are_marked_as_separate_pools():
     assert {r["model"]: r["pool"] for r in rows} == {"a": 1, "b": 1, "x": 2, "y": 2, "z": 2}
     assert "pool" in leaderboards(votes, min_votes=1, resamples=10)["note"]
     assert "pool" not in board(votes[:3], resamples=10)[0][0]
+
+
+def test_kendall_tau_counts_only_pairs_within_a_pool():
+    ratings, metric = np.array([3.0, 2.0, 1.0, 0.0]), np.array([1.0, 0.0, 5.0, 4.0])
+    # Within each pool ({0, 1} and {2, 3}) the metric orders as people do; across pools it does not.
+    assert kendall_tau(ratings, metric, np.array([1, 1, 2, 2]))[0] == pytest.approx(1.0)
+    assert kendall_tau(ratings, metric)[0] == pytest.approx(kendalltau(ratings, metric).statistic) == pytest.approx(-1 / 3)
