@@ -92,9 +92,16 @@ async def load(url: str, raters: int, seconds: float, proc: subprocess.Popen) ->
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
         tasks = [asyncio.create_task(rater(client, url, deadline, i, log)) for i in range(raters)]
         await asyncio.sleep(seconds)
+        log["server_cpu_s"] = cpu_seconds(proc.pid)
         proc.send_signal(signal.SIGKILL)  # a crash while votes are in flight
         await asyncio.gather(*tasks, return_exceptions=True)
     return log
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to tell a slow server from a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles_ms(values: list[float]) -> dict:
@@ -132,6 +139,8 @@ def main() -> int:
             "replays": log["replays"], "replays_stored_again": log["replays_stored"],
             "errors": {str(code): log["errors"].count(code) for code in set(log["errors"])},
             "vote_latency": percentiles_ms(log["vote_s"]), "matchup_latency": percentiles_ms(log["matchup_s"]),
+            "server_cpu_s_incl_startup": round(log.get("server_cpu_s", float("nan")), 1),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 1), "cpus": os.cpu_count(),
         }
     print(json.dumps(result, indent=2))
     return 1 if result["lost"] or result["duplicated"] or result["unknown_stored"] or result["replays_stored_again"] else 0
