@@ -86,8 +86,8 @@ async def _limited_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(state: ArenaState, token: str | None = None) -> Starlette:
-    """The arena's routes; with a token, every request must carry it."""
+def create_app(state: ArenaState, token: str | None = None, hosts: tuple[str, ...] | None = None) -> Starlette:
+    """The arena's routes; with a token, every request must carry it; with `hosts`, its Host header must name one."""
     page, script = (STATIC / "arena.html").read_text(), (STATIC / "arena.js").read_text()
 
     async def index(request: Request) -> Response:
@@ -130,21 +130,35 @@ def create_app(state: ArenaState, token: str | None = None) -> Starlette:
               Route("/api/matchup", matchup), Route("/api/vote", vote, methods=["POST"]),
               Route("/api/leaderboard", leaderboard), Route("/img/{name}", image), Route("/src/{name}", source)]
     app = Starlette(routes=routes)
-    return TokenGate(app, token) if token else app
+    return Gate(app, token, hosts) if token or hosts else app
 
 
-class TokenGate:
-    """ASGI wrapper: 401 unless the request carries the token (query, header or the page's cookie)."""
+def _hostname(header: str) -> str:
+    """The host of a Host header, without its port ([::1]:8765 -> ::1)."""
+    if header.startswith("["):
+        return header[1:header.find("]")]
+    return header.rsplit(":", 1)[0]
 
-    def __init__(self, app, token: str):
-        self.app, self.token = app, token
+
+class Gate:
+    """ASGI wrapper: 400 for a Host header outside `hosts` (so a page on another site that rebinds its
+    name to 127.0.0.1 cannot reach a loopback arena), 401 without the token (query, header or the page's cookie)."""
+
+    def __init__(self, app, token: str | None, hosts: tuple[str, ...] | None):
+        self.app, self.token, self.hosts = app, token, hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             request = Request(scope)
-            given = request.query_params.get("token") or request.headers.get("x-arena-token") or request.cookies.get(COOKIE) or ""
-            if not hmac.compare_digest(given.encode(), self.token.encode()):
-                await PlainTextResponse("arena: token missing or wrong; open the URL printed by `diffeval arena`", status_code=401)(scope, receive, send)
+            refusal = None
+            if self.hosts is not None and _hostname(request.headers.get("host", "")) not in self.hosts:
+                refusal = PlainTextResponse(f"arena: Host must be one of {', '.join(self.hosts)}; open the URL printed by `diffeval arena`", status_code=400)
+            elif self.token is not None:
+                given = request.query_params.get("token") or request.headers.get("x-arena-token") or request.cookies.get(COOKIE) or ""
+                if not hmac.compare_digest(given.encode(), self.token.encode()):
+                    refusal = PlainTextResponse("arena: token missing or wrong; open the URL printed by `diffeval arena`", status_code=401)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

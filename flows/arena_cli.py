@@ -49,5 +49,5 @@ def run_arena(args: argparse.Namespace) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"arena: {len(arena.slots)} matchup slots from runs {', '.join(arena.runs)}; {len(state.log)} votes stored", file=sys.stderr)
     print(f"arena: open http://{shown}:{port}/" + (f"?token={token}" if token else ""), flush=True)
-    serve(create_app(state, token), sock)
+    serve(create_app(state, token, LOOPBACK if args.host in LOOPBACK else None), sock)
     return 0

@@ -31,7 +31,7 @@ class Arena:
     conditions: dict[str, dict]                       # condition_id -> text, label, groups, kind, source
     slots: dict[tuple[str, int, int], dict[str, str]]  # (condition, seed, sample) -> model -> image key
     images: dict[str, str]                            # image key -> sha256 (only these are served)
-    sources: dict[str, str] = field(default_factory=dict)  # source sha256 of edits -> itself (served too)
+    sources: frozenset[str] = frozenset()             # source image sha256 of edits (served too)
     model_runs: dict[str, tuple[str, str]] = field(default_factory=dict)  # model -> (run id, variant) it came from
     secret: bytes = field(default_factory=lambda: random.SystemRandom().randbytes(32), repr=False)
 
@@ -60,8 +60,8 @@ def _condition(row: dict) -> dict:
 
 def runs_to_arena(store: Store, run_ids: list[str]) -> Arena:
     """Pool the chosen runs. A model name met in two runs with other images becomes `name@run`."""
-    sha = {r["key"]: r["sha256"] for r in (tables.read(store, tables.GENERATIONS, columns=["key", "sha256"]) or []).to_pylist()} \
-        if run_ids else {}
+    generated = tables.read(store, tables.GENERATIONS, columns=["key", "sha256"])
+    sha = {r["key"]: r["sha256"] for r in generated.to_pylist()} if generated is not None else {}
     conditions, slots, model_runs = {}, {}, {}
     for run_id in run_ids:
         for row in read_run_table(store, run_id, "conditions"):
@@ -80,7 +80,7 @@ def runs_to_arena(store: Store, run_ids: list[str]) -> Arena:
         raise BadInput(f"runs {', '.join(run_ids)}: no condition and seed has images from two models; "
                        "pick runs that compare models (--run, several times) on the same prompts and seeds")
     images = {key: sha[key] for models in playable.values() for key in models.values()}
-    sources = {c["source"]: c["source"] for c in conditions.values() if c["source"]}
+    sources = frozenset(c["source"] for c in conditions.values() if c["source"])
     return Arena(tuple(run_ids), conditions, playable, images, sources, model_runs)
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from artifacts import tables
 from artifacts.keys import key_of, sha256_bytes
 from artifacts.runfiles import register_run, write_run_table
-from artifacts.store import Store, image_rel
+from artifacts.store import Store, image_rel, ref_rel
 from tasks.names import CLIP_SCORE, GROUP_ALL
 from tasks.runs import new_run_id
 
@@ -30,14 +30,20 @@ def _png(model_index: int, models: int, seed: int) -> bytes:
 
 
 def write_synthetic_run(store: Store, models: list[str], seeds: list[int], name: str = "arena-synthetic",
-                        clip_scores: dict[str, float] | None = None) -> str:
-    """Register a completed run of `models` on PROMPTS x `seeds`; return its run id."""
+                        clip_scores: dict[str, float] | None = None, edits: bool = False) -> str:
+    """Register a completed run of `models` on PROMPTS x `seeds` (with `edits`, as edits of a stored source
+    image, the prompt as the instruction); return its run id."""
     run_id = new_run_id(name)
     conditions, items, generations = [], [], []
     for text, category, challenge in PROMPTS:
         cid = sha256_bytes(text.encode())[:16]
-        conditions.append({"condition_id": cid, "text": text, "groups": [f"category:{category}", f"challenge:{challenge}"],
-                           "meta": {"category": category, "challenge": challenge}})
+        meta = {"category": category, "challenge": challenge}
+        if edits:
+            source = _png(0, 1, len(text))
+            meta = {"source_sha256": store.write_bytes(ref_rel(sha256_bytes(source)), source), "input": "a grey square",
+                    "edit": text, "output": f"{text}, from a grey square"}
+        conditions.append({"condition_id": cid, "text": text, "groups": [] if edits else [f"category:{category}", f"challenge:{challenge}"],
+                           "meta": meta})
         for index, model in enumerate(models):
             for seed in seeds:
                 key = key_of({"synthetic": model, "prompt": text, "seed": seed})

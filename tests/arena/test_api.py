@@ -48,6 +48,18 @@ def test_a_matchup_shows_up_to_four_anonymised_images_of_one_condition_and_seed(
     assert len(seen_orders) > 1  # shuffled per matchup
 
 
+def test_an_edit_shows_its_instruction_and_source_image_and_only_stored_sources_are_served(tmp_path):
+    store = Store(tmp_path)
+    run_id = write_synthetic_run(store, ["ip2p", "img2img"], [0], edits=True)
+    arena = runs_to_arena(store, select_runs(store, [run_id]))
+    client = TestClient(create_app(ArenaState(store, arena, seed=0)))
+    m = client.get("/api/matchup").json()
+    assert m["kind"] == "edit" and m["detail"] == {"input": "a grey square", "output": f"{m['text']}, from a grey square"}
+    source = client.get(m["source"])
+    assert source.status_code == 200 and source.headers["content-type"] == "image/png"
+    assert client.get(f"/src/{m['shown'][0]}.png").status_code == 404  # a generated image is not a source
+
+
 def test_a_vote_is_stored_with_what_was_shown_and_a_replay_is_stored_once(arena):
     store, _, client, _ = arena
     m = client.get("/api/matchup").json()
@@ -139,6 +151,18 @@ def test_a_token_is_demanded_when_set_and_the_page_keeps_it_as_a_cookie(arena):
     assert client.get("/api/matchup").status_code == 200  # the cookie set with the page
 
 
+def test_a_loopback_arena_answers_only_requests_addressed_to_loopback(arena):
+    from flows.arena import LOOPBACK
+
+    _, state, _, _ = arena
+    app = create_app(state, hosts=LOOPBACK)
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/api/matchup").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://[::1]:8765").get("/").status_code == 200
+    # A page on another site whose name now resolves to 127.0.0.1 still sends its own name.
+    assert TestClient(app, base_url="http://rebound.example:8765").get("/api/matchup").status_code == 400
+
+
 def test_votes_are_durable_at_once_and_readable_with_inspect(arena, capsys):
     store, state, client, _ = arena
     for i in range(3):
@@ -173,6 +197,6 @@ def test_the_cli_serves_loopback_without_a_token_and_any_other_host_only_with_on
     assert main(["arena", "--store", str(store.root), "--port", "0"]) == 0
     assert main(["arena", "--store", str(store.root), "--port", "0", "--host", "0.0.0.0"]) == 0
     loopback, other = served
-    assert not hasattr(loopback, "token") and other.token
+    assert loopback.token is None and loopback.hosts and other.token and other.hosts is None
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("arena: open http://127.0.0.1:") and out[1].endswith(f"/?token={other.token}")

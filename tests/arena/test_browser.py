@@ -8,7 +8,7 @@ import pytest
 
 from artifacts.store import Store
 from artifacts.votes import read_votes
-from flows.arena import ArenaState, bind, create_app, make_server
+from flows.arena import LOOPBACK, ArenaState, bind, create_app, make_server
 from tasks.arena.leaderboard import leaderboards
 from tasks.arena.matchups import runs_to_arena, select_runs
 from tasks.arena.synthetic import write_synthetic_run
@@ -26,7 +26,7 @@ def served(tmp_path):
     write_synthetic_run(store, ["north", "east", "south", "west"], [0, 1], clip_scores={"north": 3.0, "east": 2.0, "south": 1.0, "west": 0.0})
     state = ArenaState(store, runs_to_arena(store, select_runs(store, None)), min_votes=5, resamples=100, seed=0)
     sock = bind("127.0.0.1", 0)
-    server = make_server(create_app(state))
+    server = make_server(create_app(state, hosts=LOOPBACK))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     yield store, state, f"http://127.0.0.1:{sock.getsockname()[1]}/"
