@@ -109,8 +109,8 @@ def leaderboards(votes: list[dict], min_votes: int = 20, resamples: int = 1000, 
     boards, agreements = [], []
     for group in groups:
         members = [v for v in _fitted(votes) if group == GROUP_ALL or group in v["groups"]]
-        shown = len(members) >= min_votes
-        rows, draws = board(members, resamples, seed) if shown else ([], None)
+        enough = len(members) >= min_votes
+        rows, draws = board(members, resamples, seed) if enough else ([], None)
         if rows and metrics and group == GROUP_ALL:  # metric values are per model overall: beside the overall board only
             agreements = agreement(rows, draws, metrics, directions or {}, group)
             for r in rows:
