@@ -11,6 +11,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from artifacts.errors import BadInput  # noqa: E402
+from flows.arena_cli import add_arena_parser, run_arena  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
@@ -30,8 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="EvalSpec YAML file (relative paths in it resolve against its folder)")
     sub.add_parser("demo", parents=[store, out], help="build tiny models and run the built-in comparison")
     inspect = sub.add_parser("inspect", parents=[store, out], help="list runs, images, scores, metrics, pairs")
-    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs"],
-                         help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run")
+    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes"],
+                         help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run; "
+                         "votes: the arena's stored votes")
     inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
     models = sub.add_parser("models", help="build models")
     models.add_argument("kind", choices=["tiny"], help="tiny: random-weight SD, img2img, InstructPix2Pix, DiT and CLIP "
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("spec", help="EvalSpec YAML file each scheduled run evaluates")
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
     serve.add_argument("--name", default="nightly", help="deployment name shown in the Prefect UI (default: nightly)")
+    add_arena_parser(sub, store)
     return parser
 
 
@@ -117,6 +120,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flows.deploy import serve
 
         serve(args.spec, args.cron, args.name, args.store)
+    elif args.command == "arena":
+        return run_arena(args)
     return 0
 
 
