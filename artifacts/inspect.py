@@ -105,3 +105,14 @@ def pairs(store: Store, run: str | None) -> list[dict]:
                      "input": m["input"], "edit": m["edit"], "output": m["output"],
                      **values.get((item["key"], item["variant"]), {})})
     return rows
+
+
+def votes(store: Store, run: str | None) -> list[dict]:
+    """The arena's votes, oldest first (with --run: those that showed an image of that run)."""
+    from artifacts.votes import read_votes
+
+    rows = read_votes(store)
+    if run is not None:
+        run_id = resolve_run(store, run)
+        rows = [v for v in rows if run_id in v["runs"]]
+    return rows

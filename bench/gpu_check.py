@@ -91,11 +91,12 @@ def prompt_conditions(n: int) -> list[dict]:
     return prompts_to_conditions(rows)
 
 
-def plan(sd_dir: Path, cfg: dict) -> dict:
+def plan(sd_dir: Path, cfg: dict, store) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
     from tasks.models.resolve import pipeline_class_name, resolve_model
     from tasks.plan.keys import plan_variant
     from tasks.plan.units import Variant
+    from tasks.models.facts import PipelineFacts
     from tasks.spec import GenerationSpec
 
     resolved = resolve_model(str(sd_dir))
@@ -104,7 +105,7 @@ def plan(sd_dir: Path, cfg: dict) -> dict:
     variant = Variant("sd15", "sd15", 0, {}, gen, pipeline_class_name(resolved.local_dir), cfg["device"], cfg["dtype"])
     conditions = prompt_conditions(cfg["prompts"])
     return {"resolved": resolved, "gen": gen, "variant": variant, "conditions": conditions,
-            "items": plan_variant(variant, resolved, conditions)}
+            "items": plan_variant(variant, resolved, conditions, PipelineFacts(store))}
 
 
 def bare_generate(pipe, items: list, texts: dict[str, str], gen, device: str) -> tuple[float, list]:
@@ -232,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         began = started = time.perf_counter()
         sd_dir, clip_dir = build_models(work, args.cpu_smoke)
         built = time.perf_counter() - started
-        started = time.perf_counter()
-        p = plan(sd_dir, cfg)
-        planned = time.perf_counter() - started
         store = Store(work / "store")
+        started = time.perf_counter()
+        p = plan(sd_dir, cfg, store)
+        planned = time.perf_counter() - started
         warm_up_tables(work)
         rows = [("build random-weight models (CPU)", f"{built:.1f} s"),
                 (f"fingerprint + plan {len(p['items'])} items", f"{planned:.1f} s")]

@@ -11,9 +11,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from artifacts.errors import BadInput  # noqa: E402
+from flows.arena_cli import add_arena_parser, run_arena  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
+# Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/interrupt.py).
+INTERRUPTIBLE = {"run", "demo"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,8 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="EvalSpec YAML file (relative paths in it resolve against its folder)")
     sub.add_parser("demo", parents=[store, out], help="build tiny models and run the built-in comparison")
     inspect = sub.add_parser("inspect", parents=[store, out], help="list runs, images, scores, metrics, pairs")
-    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs"],
-                         help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run")
+    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes"],
+                         help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run; "
+                         "votes: the arena's stored votes")
     inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
     models = sub.add_parser("models", help="build models")
     models.add_argument("kind", choices=["tiny"], help="tiny: random-weight SD, img2img, InstructPix2Pix, DiT and CLIP "
@@ -40,11 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("spec", help="EvalSpec YAML file each scheduled run evaluates")
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
     serve.add_argument("--name", default="nightly", help="deployment name shown in the Prefect UI (default: nightly)")
+    add_arena_parser(sub, store)
     return parser
 
 
 def run_spec(spec_path: str, store: str | None) -> dict:
-    """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow."""
+    """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow on what was checked."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from artifacts.store import Store
@@ -53,12 +58,12 @@ def run_spec(spec_path: str, store: str | None) -> dict:
 
     checked = Store(store)
     checked.check_writable()  # the store folder itself is made only by the first write
-    prepare(spec_path, checked)
+    prepared = prepare(spec_path, checked)
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return evaluate(spec_path=spec_path, store=store)
+        return evaluate(spec_path=spec_path, store=store, prepared=prepared)
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
@@ -115,16 +120,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         from flows.deploy import serve
 
         serve(args.spec, args.cron, args.name, args.store)
+    elif args.command == "arena":
+        return run_arena(args)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
+    from flows.interrupt import run_interruptible
     from tasks.reporting.summary import RegressionFailed
 
     try:
-        code = _dispatch(args)
+        code = run_interruptible(_dispatch, args) if args.command in INTERRUPTIBLE else _dispatch(args)
         sys.stdout.flush()  # so that a reader gone away (`| head`) shows here, not at interpreter exit
         return code
     except BrokenPipeError:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from artifacts.errors import BadInput
+
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 
@@ -18,9 +20,28 @@ def nightly_settings(prefect_yaml: Path = PREFECT_YAML) -> dict:
             "parameters": deployment.get("parameters", {})}
 
 
+def check_cron(cron: str) -> None:
+    """BadInput unless `cron` is a cron string Prefect accepts."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron)
+    except ValueError:
+        raise BadInput(f"--cron '{cron}': not a cron string; pass five fields, such as '0 2 * * *' for 2 a.m. daily") from None
+
+
 def build_deployment(spec_path: str, cron: str, name: str = "nightly", store: str | None = None):
-    """A RunnerDeployment of the evaluation flow on `cron`, the spec path (absolute) as its parameter."""
+    """A RunnerDeployment of the evaluation flow on `cron`, the spec path (absolute) as its parameter.
+
+    The cron string and the spec are checked first, the spec as `diffeval run` checks it (BadInput, one
+    line, exit 2), so that a spec whose models cannot be loaded is refused now, not at 2 a.m.
+    """
+    from artifacts.store import Store
     from flows.evaluate import evaluate
+    from tasks.plan.prepare import prepare
+
+    check_cron(cron)
+    prepare(spec_path, Store(store))
 
     parameters = {"spec_path": str(Path(spec_path).resolve()), "store": store}
     return evaluate.to_deployment(name=name, cron=cron, parameters=parameters,
@@ -28,7 +49,7 @@ def build_deployment(spec_path: str, cron: str, name: str = "nightly", store: st
 
 
 def serve(spec_path: str, cron: str, name: str = "nightly", store: str | None = None) -> None:
-    """Serve the deployment from this process until interrupted (runs happen on the schedule)."""
+    """Check the spec, then serve its deployment from this process until interrupted (runs happen on the schedule)."""
     from prefect import serve as prefect_serve
 
     prefect_serve(build_deployment(spec_path, cron, name, store))

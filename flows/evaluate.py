@@ -7,12 +7,14 @@ counts) and never ask Prefect to cache or persist results: the store is the cach
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
+from pydantic import WithJsonSchema
 
 from artifacts import tables
 from artifacts.store import Store
@@ -25,14 +27,19 @@ from tasks.reporting.runs import new_run_id
 from tasks.reporting.summary import RegressionFailed, finish_run, summary_markdown
 
 SHARD_SIZE = 256
+# What the CLI already prepared. Only a caller in this process can give it: a deployment's parameter
+# form (the UI, `prefect deployment run`) offers it as empty rather than as the whole Prepared model.
+AlreadyPrepared = Annotated[Prepared | None, WithJsonSchema({"type": "null", "description": "filled in by `diffeval run`; leave empty"})]
 
 
 @task(name="prepare-and-plan", cache_policy=NO_CACHE)
-def prepare_task(spec_path: str, store_root: str) -> tuple[Prepared, list[GenerationBatch]]:
-    """Load the spec, its prompts/classes/edits and models, compute every generation key, and diff the
-    keys against the store (checksums verified): the batches of images still to generate."""
+def prepare_task(spec_path: str, store_root: str, prepared: Prepared | None = None) -> tuple[Prepared, list[GenerationBatch]]:
+    """Load the spec, its prompts/classes/edits and models, compute every generation key (unless the
+    caller has: `prepared`), and diff the keys against the store (checksums verified): the batches of
+    images still to generate."""
     store = Store(store_root)
-    prepared = prepare(spec_path, store)
+    if prepared is None:
+        prepared = prepare(spec_path, store)
     return prepared, stages.missing_batches(store, prepared, SHARD_SIZE)
 
 
@@ -66,10 +73,14 @@ def _artifact_key(name: str) -> str:
 
 
 @flow(name="diffeval-evaluate", task_runner=ThreadPoolTaskRunner(max_workers=1))
-def evaluate(spec_path: str, store: str | None = None) -> dict:
-    """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object)."""
+def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared = None) -> dict:
+    """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object).
+
+    `prepared`: the spec already prepared against this store (the CLI checks it before any flow run
+    exists); a scheduled run leaves it out and prepares the spec itself.
+    """
     store_root = str(Store(store).root)
-    prepared, batches = prepare_task(spec_path, store_root)
+    prepared, batches = prepare_task(spec_path, store_root, quote(prepared))
     run_id = new_run_id(prepared.spec.name)
     # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     with progress_bar() as progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import time
@@ -39,7 +40,7 @@ def image_generators(items: tuple[Item, ...] | list[Item]) -> list[torch.Generat
 
 def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Store, source_image: Callable) -> dict:
     """The keyword arguments of one batched pipeline call, limited to what the pipeline accepts."""
-    accepted = accepted_settings(type(pipe).__name__)
+    accepted = accepted_settings(list(inspect.signature(pipe.__call__).parameters))
     args: dict[str, Any] = {"num_inference_steps": gen.steps, "output_type": "pil"}
     optional = {"guidance_scale": gen.guidance_scale, "height": gen.height, "width": gen.width,
                 "image_guidance_scale": gen.image_guidance_scale, "strength": gen.strength}

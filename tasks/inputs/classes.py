@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 from artifacts.errors import BadInput
 from tasks.plan.units import Condition
@@ -26,15 +25,15 @@ def pipeline_labels(local_dir: str) -> dict[str, int]:
 
 
 def words_to_ids(words: list[str], labels: dict[str, int]) -> list[int]:
-    """Class ids through diffusers' own DiTPipeline.get_label_ids; an unknown word names the closest labels."""
-    from diffusers import DiTPipeline
-
+    """Class ids of label words, as DiTPipeline.get_label_ids maps them; an unknown word names the closest labels."""
     for word in words:
         if word not in labels:
             close = difflib.get_close_matches(word, list(labels), n=3, cutoff=0.5)
             hint = f"closest labels: {', '.join(close)}" if close else "see the pipeline's id2label for valid labels"
             raise BadInput(f"classes.words: unknown label '{word}'; {hint}")
-    return DiTPipeline.get_label_ids(SimpleNamespace(labels=labels), list(words))
+    # get_label_ids is `[self.labels[w] for w in words]` over the labels pipeline_labels builds; looked
+    # up here because importing diffusers for it would cost a warm run seconds.
+    return [labels[word] for word in words]
 
 
 def _file_entries(path: Path) -> list[str]:

@@ -140,19 +140,23 @@ def pipeline_class_name(local_dir: str, override: str | None = None) -> str:
         raise BadInput(f"model '{local_dir}': unreadable model_index.json; pass a diffusers pipeline folder") from None
 
 
-def check_pipeline(pipeline: str, task: str) -> None:
-    """The pipeline class exists in the installed diffusers and fits the task (image= for edits)."""
+def pipeline_call_parameters(pipeline: str) -> list[str]:
+    """The parameter names of a diffusers pipeline class's __call__ (imports diffusers)."""
     import inspect
 
     import diffusers
-
-    from tasks.generation.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
 
     cls = getattr(diffusers, pipeline, None)
     if cls is None:
         raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; "
                        "install a diffusers release that has it or pick another pipeline class")
-    params = inspect.signature(cls.__call__).parameters
+    return list(inspect.signature(cls.__call__).parameters)
+
+
+def check_pipeline(pipeline: str, task: str, params: list[str]) -> None:
+    """The pipeline fits the task (image= for edits, class_labels= for classes), by its __call__ parameters."""
+    from tasks.generation.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
+
     if task == "image-to-image" and "image" not in params and pipeline != PIX2PIX_ZERO:
         raise BadInput(f"pipeline '{pipeline}': takes no image= argument; task image-to-image needs an image-conditioned "
                        "pipeline (InstructPix2Pix, img2img, Pix2PixZero)")

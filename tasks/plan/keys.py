@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any, Sequence
 
 from artifacts import tables
 from artifacts.keys import key_of
 from artifacts.store import Store, image_rel
-from tasks.models.resolve import ResolvedModel, effective_dtype, scheduler_config
+from tasks.models.facts import PipelineFacts
+from tasks.models.resolve import ResolvedModel, effective_dtype
 from tasks.plan.units import Condition, Item, Variant
 
 log = logging.getLogger("diffeval")
@@ -25,42 +25,33 @@ def variant_label(model: str, cell: dict[str, Any]) -> str:
     return f"{model}[{','.join(f'{k}={v}' for k, v in cell.items())}]"
 
 
-@functools.cache
-def accepted_settings(pipeline: str) -> tuple[str, ...]:
+def accepted_settings(call_parameters: Sequence[str]) -> tuple[str, ...]:
     """The pixel settings a pipeline's __call__ takes: a setting it ignores cannot change its pixels."""
-    import inspect
-
-    import diffusers
-
-    cls = getattr(diffusers, pipeline, None)
-    if cls is None:
-        return PIXEL_SETTINGS
-    accepted = inspect.signature(cls.__call__).parameters
-    return tuple(name for name in PIXEL_SETTINGS if name in accepted or name == "steps")
+    return tuple(name for name in PIXEL_SETTINGS if name in call_parameters or name == "steps")
 
 
-def ignored_settings(pipeline: str, declared: set[str]) -> tuple[str, ...]:
-    """The declared or swept pixel settings `pipeline` does not take, in PIXEL_SETTINGS order."""
-    return tuple(name for name in PIXEL_SETTINGS if name in declared and name not in accepted_settings(pipeline))
+def ignored_settings(call_parameters: Sequence[str], declared: set[str]) -> tuple[str, ...]:
+    """The declared or swept pixel settings a pipeline does not take, in PIXEL_SETTINGS order."""
+    return tuple(name for name in PIXEL_SETTINGS if name in declared and name not in accepted_settings(call_parameters))
 
 
-def generation_params(variant: Variant, model: ResolvedModel) -> dict[str, Any]:
+def generation_params(variant: Variant, model: ResolvedModel, facts: PipelineFacts) -> dict[str, Any]:
     """Everything about a variant that changes its pixels (the condition, seed and sample aside)."""
     gen, device_type = variant.settings, variant.device.split(":")[0]
     return {
         "model": model.fingerprint,
         "pipeline": variant.pipeline,
-        "scheduler": scheduler_config(model.local_dir, gen.scheduler),
+        "scheduler": facts.scheduler_config(model.local_dir, gen.scheduler),
         "dtype": effective_dtype(gen.dtype, device_type),
         "device_type": device_type,
-        **{name: getattr(gen, name) for name in accepted_settings(variant.pipeline)},
+        **{name: getattr(gen, name) for name in accepted_settings(facts.call_parameters(variant.pipeline))},
     }
 
 
-def plan_variant(variant: Variant, resolved: ResolvedModel, conditions: Sequence[Condition]) -> list[Item]:
+def plan_variant(variant: Variant, resolved: ResolvedModel, conditions: Sequence[Condition], facts: PipelineFacts) -> list[Item]:
     """The work items of one model in one sweep cell: conditions x seeds x samples."""
     gen = variant.settings
-    params = generation_params(variant, resolved)
+    params = generation_params(variant, resolved, facts)
     items = []
     for condition in conditions:
         for seed in gen.seeds:

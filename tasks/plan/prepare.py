@@ -7,22 +7,30 @@ report it as one line and nothing is half-written.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from pydantic import BaseModel, ConfigDict, model_serializer
+
 from artifacts.store import Store
 from tasks.inputs.conditions import spec_to_conditions
-from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model, scheduler_class
+from tasks.models.facts import PipelineFacts
+from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
 from tasks.plan.units import Condition, GenerationBatch, Item, Variant
 from tasks.spec import EvalSpec, load_spec
 from tasks.stages.sets import store_references, wants_inception
 
 
-@dataclass
-class Prepared:
-    """A spec made concrete: what to generate, what with, and what to score it with."""
+class Prepared(BaseModel):
+    """A spec made concrete: what to generate, what with, and what to score it with.
+
+    The CLI checks a spec by preparing it and hands the result to the flow as a parameter, so the
+    inputs are read and hashed once. Prefect records flow parameters as JSON in its database: this
+    records a short summary instead of every condition and item.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     spec: EvalSpec
     spec_path: str
@@ -30,8 +38,8 @@ class Prepared:
     models: dict[str, ResolvedModel]
     variants: tuple[Variant, ...]
     items: tuple[Item, ...]
-    metric_models: dict[str, ResolvedModel] = field(default_factory=dict)
-    references: list[dict] = field(default_factory=list)
+    metric_models: dict[str, ResolvedModel] = {}
+    references: list[dict] = []
 
     @functools.cached_property
     def condition_map(self) -> dict[str, Condition]:
@@ -43,6 +51,11 @@ class Prepared:
         edits = self.spec.edits.resize if self.spec.edits is not None else "center-crop"
         return GenerationBatch(variant, self.models[variant.model], tuple(self.condition_map[c] for c in needed), tuple(items),
                                edits if self.spec.task == "image-to-image" else None)
+
+    @model_serializer
+    def _summary(self) -> dict:
+        return {"spec": self.spec.name, "spec_path": self.spec_path, "variants": [v.variant_id for v in self.variants],
+                "conditions": len(self.conditions), "images": len({i.key for i in self.items})}
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
@@ -61,7 +74,7 @@ def declared_settings(spec: EvalSpec, model_index: int, cell: dict) -> set[str]:
     return set(spec.generation.model_fields_set) | set(spec.models[model_index].overrides) | set(cell)
 
 
-def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[Variant]:
+def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: PipelineFacts) -> list[Variant]:
     """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype."""
     variants = []
     for cell in spec.sweep.cells():
@@ -70,13 +83,14 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel]) -> list[V
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
             if gen.scheduler:
-                scheduler_class(gen.scheduler)
+                facts.scheduler_config(models[model.name].local_dir, gen.scheduler)  # an unknown name is bad input
             device = pick_device(gen.device)
             pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
-            check_pipeline(pipeline, spec.task)
+            params = facts.call_parameters(pipeline)
+            check_pipeline(pipeline, spec.task, params)
             dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
             variants.append(Variant(variant_label(model.name, cell), model.name, index, cell, gen, pipeline, device, dtype,
-                                    ignored_settings(pipeline, declared_settings(spec, index, cell))))
+                                    ignored_settings(params, declared_settings(spec, index, cell))))
     return variants
 
 
@@ -91,7 +105,9 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
         references = store_references(spec, store)
     else:
         references = []
-    variants = spec_to_variants(spec, models)
-    items = [item for v in variants for item in plan_variant(v, models[v.model], conditions)]
-    return Prepared(spec, str(Path(spec_path).resolve()), tuple(conditions), models, tuple(variants), tuple(items),
-                    metric_models, references)
+    facts = PipelineFacts(store)
+    variants = spec_to_variants(spec, models, facts)
+    items = [item for v in variants for item in plan_variant(v, models[v.model], conditions, facts)]
+    facts.save()  # every input is checked by now
+    return Prepared(spec=spec, spec_path=str(Path(spec_path).resolve()), conditions=tuple(conditions), models=models,
+                    variants=tuple(variants), items=tuple(items), metric_models=metric_models, references=references)

@@ -87,6 +87,13 @@ def test_inspect_json_is_one_object_with_rows(swept, what, capsys):
     assert obj["store"] == str(store) and obj["rows"] and obj.get("run_id") == (None if what == "runs" else summary["run_id"])
 
 
+def test_inspect_pairs_of_a_text_to_image_run_prints_no_json_and_one_error_line(swept, capsys):
+    _, store, _ = swept
+    assert main(["inspect", "pairs", "--store", str(store), "--json"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.splitlines()) == 1 and "not an image-to-image run" in out.err
+
+
 def test_at_80_columns_run_ids_and_variant_ids_are_whole(swept, monkeypatch, capsys):
     _, store, summary = swept
     monkeypatch.setenv("COLUMNS", "80")
@@ -105,6 +112,7 @@ def test_at_80_columns_run_ids_and_variant_ids_are_whole(swept, monkeypatch, cap
 
 def test_empty_results_are_said_on_stderr(tmp_path, capsys):
     store = Store(tmp_path / "s")
+    store.root.mkdir()  # an empty store: the folder exists (a Store makes it only on its first write)
     assert main(["inspect", "runs", "--store", str(store.root)]) == 0
     out = capsys.readouterr()
     assert out.out == "" and out.err == f"diffeval: store {store.root}: no runs yet; `diffeval run SPEC --store {store.root}` makes one\n"

@@ -1,0 +1,81 @@
+"""The arena in a real browser: Debian's headless Chromium, driven by Playwright, votes ten times,
+reloads, and finds the leaderboard and the rater's name as the stored votes say."""
+
+import shutil
+import threading
+
+import pytest
+
+from artifacts.store import Store
+from artifacts.votes import read_votes
+from flows.arena import LOOPBACK, ArenaState, bind, create_app, make_server
+from tasks.arena.leaderboard import leaderboards
+from tasks.arena.matchups import runs_to_arena, select_runs
+from tasks.arena.synthetic import write_synthetic_run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+# What the ten votes do: a key press, a click on an image, t for tie, s for skip.
+ACTIONS = ["1", "click:2", "3", "4", "t", "2", "s", "1", "click:3", "t"]
+
+
+@pytest.fixture()
+def served(tmp_path):
+    store = Store(tmp_path / "store")
+    write_synthetic_run(store, ["north", "east", "south", "west"], [0, 1], clip_scores={"north": 3.0, "east": 2.0, "south": 1.0, "west": 0.0})
+    state = ArenaState(store, runs_to_arena(store, select_runs(store, None)), min_votes=5, resamples=100, seed=0)
+    sock = bind("127.0.0.1", 0)
+    server = make_server(create_app(state, hosts=LOOPBACK))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield store, state, f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def _cells(page, selector: str) -> list[list[str]]:
+    return page.eval_on_selector_all(f"{selector} tr", "rows => rows.slice(1).map(r => Array.from(r.cells, c => c.textContent))")
+
+
+def _fmt(value, column: str) -> str:
+    """As the page's fmt() for a board's columns: ratings and bounds to one decimal, the rest as they are."""
+    return f"{value:.1f}" if column in ("rating", "ci_low", "ci_high") else str(value)
+
+
+def test_ten_votes_in_chromium_match_the_store_after_a_reload(served, tmp_path):
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')")
+    store, state, url = served
+    done = []
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("body[data-state=ready]")
+        page.fill("#rater", "grace")
+        page.click("h1")  # leave the name field, so keys vote
+        for i, action in enumerate(ACTIONS):
+            shown = page.eval_on_selector_all("#images img", "imgs => imgs.map(i => i.getAttribute('src'))")
+            shown = [src.removeprefix("img/").removesuffix(".png") for src in shown]
+            if action.startswith("click:"):
+                page.click(f"figure[data-index='{int(action[6:]) - 1}']")
+            else:
+                page.keyboard.press(action)
+            choice = "tie" if action == "t" else "skip" if action == "s" else "best"
+            done.append((shown, choice, shown[int(action[-1]) - 1] if choice == "best" else None))
+            page.wait_for_selector(f"body[data-answered='{i + 1}'][data-state=ready]")
+        page.reload()
+        page.wait_for_selector("#count[data-votes='10']")
+        page.wait_for_selector("#board-all")
+        assert page.input_value("#rater") == "grace"  # remembered by the browser
+        shown_board = _cells(page, "#board-all")
+        context.close()
+    votes = read_votes(store)
+    assert [(v["shown"], v["choice"], v["winner"]) for v in votes] == done
+    assert {v["rater"] for v in votes} == {"grace"}
+    expected = leaderboards(votes, 5, 100, 0, state.metrics, state.directions)["boards"][0]["rows"]
+    assert [row[:8] for row in shown_board] == [[_fmt(r[c], c) for c in ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")]
+                                                 for r in expected]
+    assert sum(int(row[5]) for row in shown_board) == sum(choice == "best" for _, choice, _ in done)
