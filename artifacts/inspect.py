@@ -56,6 +56,8 @@ def variants(store: Store, run_id: str) -> list[dict]:
 
 def empty_note(store: Store, what: str, run_id: str | None) -> str:
     """Why `inspect <what>` found no rows, and where to look instead."""
+    if run_id is None and what == "votes":
+        return f"store {store.root}: no arena votes yet; `diffeval arena --store {store.root}` collects them"
     if run_id is None:
         return f"store {store.root}: no runs yet; `diffeval run SPEC --store {store.root}` makes one"
     task = next((r["task"] for r in list_runs(store) if r["run_id"] == run_id), None)

@@ -82,8 +82,10 @@ def _inspect(args: argparse.Namespace) -> None:
     from tasks.names import METRIC_COLUMNS
 
     store = inspect.existing_store(args.store)
-    run_id = None if args.what == "runs" else inspect.resolve_run(store, args.run)
-    rows = inspect.runs(store) if run_id is None else getattr(inspect, args.what)(store, run_id)
+    # runs and votes are store-wide (votes of one run with --run); the rest are of one run, the latest by default.
+    store_wide = args.what == "runs" or (args.what == "votes" and args.run is None)
+    run_id = None if store_wide else inspect.resolve_run(store, args.run)
+    rows = inspect.runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, run_id)
     if not rows:
         print(f"diffeval: {inspect.empty_note(store, args.what, run_id)}", file=sys.stderr)
     if args.json:
@@ -92,7 +94,7 @@ def _inspect(args: argparse.Namespace) -> None:
     variants = inspect.variants(store, run_id) if run_id else []
     # Metric rows also carry their sweep cell and FID recipe: those stay in --json, off the table.
     columns = list(METRIC_COLUMNS) if args.what == "metrics" else None
-    title = f"{args.what} of run {run_id}" if run_id else f"runs in {store.root}"
+    title = f"{args.what} of run {run_id}" if run_id else f"{args.what} in {store.root}"
     print_variants(variants, print_rows(rows, title, variants, columns))
 
 

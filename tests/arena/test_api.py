@@ -171,7 +171,7 @@ def test_votes_are_durable_at_once_and_readable_with_inspect(arena, capsys):
     # A new process on the same store (as after a crash) sees every acknowledged vote.
     assert [v["vote_id"] for v in read_votes(Store(store.root))] == ["vote-0000", "vote-0001", "vote-0002"]
     assert main(["inspect", "votes", "--store", str(store.root), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["vote_id"] for r in rows] == ["vote-0000", "vote-0001", "vote-0002"] and rows[0]["rater"] == "ada"
     parts = list((store.root / "tables" / "arena-votes").glob("*.parquet"))
     assert len(parts) == 3

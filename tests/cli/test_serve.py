@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 BAD_MODELS = {
     "missing model folder": ("./no-such-model", "no-such-model': folder does not exist"),
     # What specs/nightly.yaml hits on a machine without its models: `run` refused it, `serve` served it.
-    "hub id unreachable offline": ("someone/not-cached-model", "someone/not-cached-model': hub id unreachable"),
+    "hub id unreachable offline": ("someone/not-cached-model", "someone/not-cached-model is neither a folder"),
 }
 
 

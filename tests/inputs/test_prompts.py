@@ -104,13 +104,13 @@ def test_parti_sample_keeps_quotes_unicode_and_strips_stray_spaces():
 
 
 def test_parti_is_shipped_as_published_with_its_licence():
-    data = resources.files("tasks") / "data"
+    data = resources.files("tasks.inputs") / "data"
     assert hashlib.sha256((data / "PartiPrompts.tsv").read_bytes()).hexdigest() == PARTI_SHA256
     notice = (data / "NOTICE").read_text(encoding="utf-8")
     assert "google-research/parti" in notice and "Apache License, Version 2.0" in notice
     assert "Apache License" in (data / "LICENSE-Apache-2.0").read_text(encoding="utf-8")
     with open(Path(__file__).resolve().parents[2] / "pyproject.toml", "rb") as handle:
-        shipped = tomllib.load(handle)["tool"]["setuptools"]["package-data"]["tasks"]
+        shipped = tomllib.load(handle)["tool"]["setuptools"]["package-data"]["tasks.inputs"]
     assert sorted(shipped) == sorted(f"data/{p.name}" for p in data.iterdir() if p.is_file())
 
 

@@ -48,19 +48,19 @@ def eager_keys(prepared) -> set[str]:
 
     keys = set()
     for v in prepared.variants:
-        gen, model = v["gen"], prepared.models[v["model"]]
-        takes = inspect.signature(getattr(diffusers, v["pipeline"]).__call__).parameters
-        params = {"model": model.fingerprint, "pipeline": v["pipeline"], "scheduler": scheduler_config(model.local_dir, gen.scheduler),
-                  "dtype": v["dtype"], "device_type": v["device"].split(":")[0],
+        gen, model = v.settings, prepared.models[v.model]
+        takes = inspect.signature(getattr(diffusers, v.pipeline).__call__).parameters
+        params = {"model": model.fingerprint, "pipeline": v.pipeline, "scheduler": scheduler_config(model.local_dir, gen.scheduler),
+                  "dtype": v.dtype, "device_type": v.device.split(":")[0],
                   **{name: getattr(gen, name) for name in PIXEL_SETTINGS if name in takes or name == "steps"}}
         for c in prepared.conditions:
-            keys |= {key_of({**params, "condition": c["condition"], "seed": seed, "sample_index": sample})
+            keys |= {key_of({**params, "condition": c.inputs, "seed": seed, "sample_index": sample})
                      for seed in gen.seeds for sample in range(gen.images_per_prompt)}
     return keys
 
 
 def _keys(prepared) -> set[str]:
-    return {i["key"] for i in prepared.items}
+    return {i.key for i in prepared.items}
 
 
 def test_keys_from_stored_facts_equal_keys_from_diffusers(demo_specs, tmp_path):
