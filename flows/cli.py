@@ -1,4 +1,4 @@
-"""`diffeval`: run, demo, inspect, models tiny, serve. Bad input → one line on stderr, exit 2."""
+"""`diffeval`: run, demo, inspect, accept, models tiny, serve. Bad input → one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs"],
                          help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run")
     inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
+    accept = sub.add_parser("accept", parents=[store], help="accept a run as its spec's new regression baseline")
+    accept.add_argument("run", help="run id or prefix (see `diffeval inspect runs`)")
+    accept.add_argument("--by", required=True, help="who accepts it (recorded with the run)")
+    accept.add_argument("--why", required=True, help="why its values are the new normal (recorded with the run)")
     models = sub.add_parser("models", help="build models")
     models.add_argument("kind", choices=["tiny"], help="tiny: random-weight SD, img2img, InstructPix2Pix, DiT and CLIP "
                         "models (about 5 MB each) and an FID Inception (92 MB), built here with no download")
@@ -108,6 +112,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print_summary(run_spec(path, args.store))
     elif args.command == "inspect":
         _inspect(args)
+    elif args.command == "accept":
+        from artifacts import inspect
+        from tasks.baselines import accept_run
+
+        store = inspect.existing_store(args.store)
+        record = accept_run(store, inspect.resolve_run(store, args.run), args.by, args.why)
+        print(f"{record['run_id']}: now the baseline of spec {record['name']} (accepted by {record['by']}: {record['why']})")
     elif args.command == "models":
         from tasks.tiny import build_tiny_models
 

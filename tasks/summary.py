@@ -12,7 +12,8 @@ from tasks.names import METRIC_COLUMNS, COMPARISON_COLUMNS
 from tasks.prepare import Prepared
 from tasks.report import fmt_number, html_table, image_grid, write_report
 from artifacts.runfiles import read_run_table, register_run, write_run_table
-from tasks.runs import previous_run, regressions
+from tasks.baselines import REGRESSED, baseline_run, run_verdict
+from tasks.runs import regressions
 
 
 class RegressionFailed(RuntimeError):
@@ -40,8 +41,10 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
     write_run_table(store, run_id, "scores", scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
-    previous = previous_run(store, spec.name, run_id)
+    baseline = baseline_run(store, spec.name, run_id)
+    previous = baseline["run_id"] if baseline else None
     verdicts = regressions(read_run_table(store, previous, "metrics"), metrics, spec.regression.tolerance) if previous else []
+    verdict = run_verdict(verdicts)
     variants = [v["variant"] for v in prepared.variants]
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
@@ -50,7 +53,7 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
-        html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
+        html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'})",
                    lambda r: "bad" if r["verdict"] == "regression" else "good"),
         *sections,
         image_grid(store, run_id, prepared.items, prepared.conditions, variants, sources={
@@ -63,12 +66,13 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         "variants": variant_list(prepared.variants),
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
-        "previous_run": previous, "regressions": verdicts, "report": report,
-        "regression_failed": spec.regression.fail and any(v["verdict"] == "regression" for v in verdicts),
+        "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
+        "regressions": verdicts, "report": report,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
-    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel)
+    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict)
     return summary
 
 
