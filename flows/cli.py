@@ -8,6 +8,9 @@ import os
 import sys
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# `run` and `demo` log to the terminal; sending each line to a throwaway API too only costs time.
+# Flow runs that `serve` starts inherit this environment and must log to the API (the UI shows them).
+API_LOGS_OFF_HERE = "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from artifacts.errors import BadInput  # noqa: E402
@@ -45,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[store], help="serve the evaluation as a scheduled Prefect deployment")
     serve.add_argument("spec", help="EvalSpec YAML file each scheduled run evaluates")
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
-    serve.add_argument("--name", default="nightly", help="deployment name shown in the Prefect UI (default: nightly)")
+    serve.add_argument("--name", default="nightly-serve", help="deployment name shown in the Prefect UI (default: nightly-serve; "
+                       "a name a work-pool deployment has is refused)")
     return parser
 
 
@@ -127,6 +131,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         from flows.deploy import serve
 
+        if API_LOGS_OFF_HERE:
+            os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
         serve(args.spec, args.cron, args.name, args.store)
     return 0
 

@@ -1,10 +1,17 @@
-"""A regression stays red every night until it is fixed or accepted: four runs through the flow."""
+"""A regression stays red every night until it is fixed or accepted: four runs through the flow.
+
+The first of them also shows what the Prefect UI gets: task runs joined into the DAG, artifact keys
+that name the store.
+"""
+
+import asyncio
 
 import pytest
 
 from artifacts.runfiles import list_runs
 from artifacts.store import Store
 from flows.cli import main, run_spec
+from flows.evaluate import _artifact_key
 from tasks.summary import RegressionFailed
 from tests.flows.helpers import t2i_spec
 
@@ -25,6 +32,26 @@ def _run(spec: str, store: str) -> dict:
         return exc.summary
 
 
+def _flow_runs_of(store: str) -> list:
+    """Flow runs of the evaluation against `store`, oldest first, each with its task runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read():
+        async with get_client() as client:
+            runs = [r for r in await client.read_flow_runs() if r.parameters.get("store") == store]
+            runs.sort(key=lambda r: r.created)
+            ids = FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
+            tasks = await client.read_task_runs(flow_run_filter=ids)
+            return [(r, [t for t in tasks if t.flow_run_id == r.id]) for r in runs]
+
+    return asyncio.run(read())
+
+
+def _upstream(task_run) -> set:
+    return {i.id for inputs in task_run.task_inputs.values() for i in inputs}
+
+
 def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     store = str(tmp_path / "store")
     for name in ("good", "bad"):
@@ -37,13 +64,39 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     # the third night compares with the last good run, not with the second (which regressed)
     assert second["previous_run"] == third["previous_run"] == first["run_id"]
 
-    assert main(["accept", third["run_id"][:20], "--store", store, "--by", "alice", "--why", "swapped on purpose"]) == 0
+    assert main(["accept", third["run_id"], "--store", store, "--by", "alice", "--why", "swapped on purpose"]) == 0
     assert "accepted by alice" in capsys.readouterr().out
     fourth = _run(bad, store)
     assert fourth["verdict"] == "passed" and fourth["previous_run"] == third["run_id"]
     assert fourth["baseline_why"] == "accepted by alice: swapped on purpose"
     registry = [r["verdict"] for r in list_runs(Store(store))]
     assert registry == ["passed", "regressed", "regressed", "passed"]
+
+    runs = _flow_runs_of(store)
+    assert [r.state.type.value for r, _ in runs] == ["COMPLETED", "FAILED", "FAILED", "COMPLETED"]
+    by_name = {}
+    for t in runs[0][1]:
+        by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t)
+    (prepare,), generate, (extract,), (score,) = (by_name[n] for n in ("prepare-and-plan", "generate", "extract", "score-and-report"))
+    assert generate and all(_upstream(g) == {prepare.id} for g in generate)
+    assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
+    assert _artifact_keys(runs[0][0].id) == {f"{_artifact_key('t2i-test', str(Store(store).root))}-{k}" for k in ("metrics", "summary")}
+
+
+def _artifact_keys(flow_run_id) -> set:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+
+    return {a.key for a in asyncio.run(read())}
+
+
+def test_artifact_keys_differ_between_stores():
+    assert _artifact_key("nightly", "/srv/a") != _artifact_key("nightly", "/srv/b")
+    assert _artifact_key("Nightly.v2", "/srv/a").startswith("diffeval-nightly-v2-")
 
 
 def test_accept_without_a_reason_is_refused(tiny_models, tmp_path, capsys):
