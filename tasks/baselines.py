@@ -20,7 +20,7 @@ REGRESSED = "regressed"
 
 def run_verdict(verdicts: list[dict]) -> str:
     """`regressed` when any verdict is a regression, else `passed` (a first run passes: nothing to fail)."""
-    return REGRESSED if any(v["verdict"] == "regression" for v in verdicts) else PASSED
+    return REGRESSED if any(v["verdict"] == "regressed" for v in verdicts) else PASSED
 
 
 def choose_baseline(runs: list[dict], accepted: list[dict], spec_name: str, before: str) -> dict | None:

@@ -13,21 +13,35 @@ from tasks.prepare import Prepared
 from tasks.report import fmt_number, html_table, image_grid, write_report
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from tasks.baselines import REGRESSED, baseline_run, run_verdict
-from tasks.runs import regressions
+from tasks.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
 
 
 class RegressionFailed(RuntimeError):
     """A metric got worse than the spec's regression tolerance allows (and regression.fail is set)."""
 
     def __init__(self, summary: dict):
-        bad = [f"{v['model']} {v['metric']} {v['previous']:.4f}→{v['current']:.4f}" for v in summary["regressions"] if v["verdict"] == "regression"]
+        bad = [f"{v['model']} {v['metric']} {v['previous']:.4f}→{v['current']:.4f}" for v in summary["regressions"] if v["verdict"] == WORSE]
         super().__init__(f"regression against run {summary['previous_run']}: {'; '.join(bad)}")
         self.summary = summary
+
+
+def _shared_note(shared: dict | None) -> str:
+    return "no baseline" if shared is None else f"{shared['shared']} shared of {shared['of']} conditions compared"
 
 
 def _public(row: dict, columns: tuple) -> dict:
     extra = {k: v for k, v in row.items() if k not in columns}
     return {**{c: row.get(c) for c in columns}, **extra}
+
+
+def _verdicts(store: Store, prepared: Prepared, baseline: str, scores: list[dict], metrics: list[dict]) -> tuple[list[dict], dict]:
+    """Paired verdicts against the baseline run on the conditions both have, and how many those are."""
+    spec, tolerance = prepared.spec, prepared.spec.regression.tolerance
+    groups = {c["condition_id"]: c["groups"] for c in prepared.conditions}
+    verdicts = sample_verdicts(read_run_table(store, baseline, "scores"), scores, lambda c: groups.get(c, []), tolerance,
+                               spec.metrics.bootstrap, spec.metrics.bootstrap_seed)
+    verdicts += set_verdicts(read_run_table(store, baseline, "metrics"), metrics, tolerance)
+    return verdicts, shared_conditions(read_run_table(store, baseline, "conditions"), prepared.conditions)
 
 
 def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scores: list[dict], metrics: list[dict],
@@ -43,7 +57,7 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
     write_run_table(store, run_id, "comparisons", comparisons)
     baseline = baseline_run(store, spec.name, run_id)
     previous = baseline["run_id"] if baseline else None
-    verdicts = regressions(read_run_table(store, previous, "metrics"), metrics, spec.regression.tolerance) if previous else []
+    verdicts, shared = _verdicts(store, prepared, previous, scores, metrics) if previous else ([], None)
     verdict = run_verdict(verdicts)
     variants = [v["variant"] for v in prepared.variants]
     page = [
@@ -53,8 +67,9 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
-        html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'})",
-                   lambda r: "bad" if r["verdict"] == "regression" else "good"),
+        html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
+                   f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",
+                   lambda r: "bad" if r["verdict"] == WORSE else "good"),
         *sections,
         image_grid(store, run_id, prepared.items, prepared.conditions, variants, sources={
             c["condition_id"]: c["meta"]["source_sha256"] for c in prepared.conditions} if spec.task == "image-to-image" else None,
@@ -67,7 +82,7 @@ def finish_run(store: Store, prepared: Prepared, run_id: str, counts: dict, scor
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
-        "regressions": verdicts, "report": report,
+        "shared_conditions": shared, "regressions": verdicts, "report": report,
         "regression_failed": spec.regression.fail and verdict == REGRESSED,
     }
     summary_rel = run_rel(run_id, "summary.json")
@@ -85,7 +100,22 @@ def summary_markdown(summary: dict) -> str:
     for r in summary["comparisons"]:
         ci = "–" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {fmt_number(r['diff'])} | {ci} | {r['win_rate']:.2f} | {r['n']} |")
-    bad = [v for v in summary["regressions"] if v["verdict"] == "regression"]
-    lines += ["", f"Regressions against `{summary['previous_run']}`: " + (", ".join(f"{v['model']} {v['metric']}" for v in bad) or "none")]
+    lines += ["", *verdict_markdown(summary)]
     lines += ["", f"Report: `{summary['report']}`"]
     return "\n".join(lines)
+
+
+def verdict_markdown(summary: dict) -> list[str]:
+    """The verdict lines: the baseline and why, then each regressed row with its values, CI and tolerance."""
+    if summary["previous_run"] is None:
+        return ["Verdict: **passed** (first run of this spec: no baseline yet; the next runs compare with this one)."]
+    lines = [f"Verdict: **{summary['verdict']}** against baseline `{summary['previous_run']}` ({summary['baseline_why']}; "
+             f"{_shared_note(summary.get('shared_conditions'))})."]
+    bad = [v for v in summary["regressions"] if v["verdict"] == WORSE]
+    if bad:
+        lines += ["", "| model | metric | group | baseline | now | change | 95% CI | tolerance |", "|---|---|---|---|---|---|---|---|"]
+        for v in bad:
+            ci = "–" if math.isnan(v["ci_low"]) else f"[{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
+            lines.append(f"| {v['model']} | {v['metric']} | {v['group']} | {v['previous']:.4f} | {v['current']:.4f} | "
+                         f"{v['change']:+.4f} | {ci} | {v['tolerance']:.4f} |")
+    return lines

@@ -19,10 +19,14 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def _spec(folder, tiny, swapped: bool):
-    """Models a and b; `swapped` points each name at the other's weights, so one of them gets worse."""
+    """Models a and b; `swapped` points each name at the other's weights, so one of them gets worse.
+
+    One prompt and one seed: no CI, so the paired point estimate against tolerance 0 decides (the CI
+    path is tested in tests/unit/test_verdicts.py).
+    """
     paths = [tiny["sd-b"], tiny["sd-a"]] if swapped else [tiny["sd-a"], tiny["sd-b"]]
     models = [{"name": n, "path": str(p)} for n, p in zip("ab", paths)]
-    return str(t2i_spec(folder, tiny, models=models, regression={"tolerance": {"clip_score": 0.0}, "fail": True}))
+    return str(t2i_spec(folder, tiny, ["a red cat"], models=models, regression={"tolerance": {"clip_score": 0.0}, "fail": True}))
 
 
 def _run(spec: str, store: str) -> dict:
