@@ -34,7 +34,7 @@ def resolve_run(store: Store, run: str | None) -> str:
 
 def runs(store: Store) -> list[dict]:
     """One row per finished run, oldest first; `created` as ISO-8601 UTC."""
-    return [{**{k: r[k] for k in ("run_id", "name", "task", "status")},
+    return [{**{k: r[k] for k in ("run_id", "name", "task", "status")}, "verdict": r.get("verdict"),
              "created": datetime.fromtimestamp(r["created"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "path": r["path"]}
             for r in list_runs(store)]
 

@@ -30,10 +30,15 @@ def read_run_table(store: Store, run_id: str, name: str) -> list[dict]:
     return pq.read_table(store.path(rel)).to_pylist()
 
 
-def register_run(store: Store, run_id: str, spec_name: str, task: str, status: str, summary_rel: str) -> None:
-    """Append the run to the registry that `diffeval inspect runs` lists (written last: the completion marker)."""
+def register_run(store: Store, run_id: str, spec_name: str, task: str, status: str, summary_rel: str,
+                 verdict: str | None = None) -> None:
+    """Append the run to the registry that `diffeval inspect runs` lists (written last: the completion marker).
+
+    `verdict` (passed / regressed) decides whether later runs may take this one as their baseline.
+    """
     tables.append(store, tables.RUNS, [{"run_id": run_id, "name": spec_name, "task": task, "status": status,
-                                       "created": time.time(), "path": str(store.path(run_rel(run_id))), "summary": summary_rel}])
+                                       "created": time.time(), "path": str(store.path(run_rel(run_id))), "summary": summary_rel,
+                                       "verdict": verdict}])
 
 
 def list_runs(store: Store) -> list[dict]:

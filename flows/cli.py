@@ -1,4 +1,4 @@
-"""`diffeval`: run, demo, inspect, models tiny, serve. Bad input → one line on stderr, exit 2."""
+"""`diffeval`: run, demo, inspect, accept, models tiny, serve. Bad input → one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import os
 import sys
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# `run` and `demo` log to the terminal; sending each line to a throwaway API too only costs time.
+# Flow runs that `serve` starts inherit this environment and must log to the API (the UI shows them).
+API_LOGS_OFF_HERE = "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from artifacts.errors import BadInput  # noqa: E402
@@ -35,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run; "
                          "votes: the arena's stored votes")
     inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
+    accept = sub.add_parser("accept", parents=[store], help="accept a run as its spec's new regression baseline")
+    accept.add_argument("run", help="run id or prefix (see `diffeval inspect runs`)")
+    accept.add_argument("--by", required=True, help="who accepts it (recorded with the run)")
+    accept.add_argument("--why", required=True, help="why its values are the new normal (recorded with the run)")
     models = sub.add_parser("models", help="build models")
     models.add_argument("kind", choices=["tiny"], help="tiny: random-weight SD, img2img, InstructPix2Pix, DiT and CLIP "
                         "models (about 5 MB each) and an FID Inception (92 MB), built here with no download")
@@ -43,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[store], help="serve the evaluation as a scheduled Prefect deployment")
     serve.add_argument("spec", help="EvalSpec YAML file each scheduled run evaluates")
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
-    serve.add_argument("--name", default="nightly", help="deployment name shown in the Prefect UI (default: nightly)")
+    serve.add_argument("--name", default="nightly-serve", help="deployment name shown in the Prefect UI (default: nightly-serve; "
+                       "a name a work-pool deployment has is refused)")
     add_arena_parser(sub, store)
     return parser
 
@@ -113,6 +121,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print_summary(run_spec(path, args.store))
     elif args.command == "inspect":
         _inspect(args)
+    elif args.command == "accept":
+        from artifacts import inspect
+        from tasks.reporting.baselines import accept_run
+
+        store = inspect.existing_store(args.store)
+        record = accept_run(store, inspect.resolve_run(store, args.run), args.by, args.why)
+        print(f"{record['run_id']}: now the baseline of spec {record['name']} (accepted by {record['by']}: {record['why']})")
     elif args.command == "models":
         from tasks.demo.tiny import build_tiny_models
 
@@ -121,6 +136,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         from flows.deploy import serve
 
+        if API_LOGS_OFF_HERE:
+            os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
         serve(args.spec, args.cron, args.name, args.store)
     elif args.command == "arena":
         return run_arena(args)

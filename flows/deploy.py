@@ -9,6 +9,10 @@ import yaml
 from artifacts.errors import BadInput
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+# Not prefect.yaml's `nightly`: a served deployment of the same name would replace the work-pool one
+# (its pull step, path and schedule), and stopping `serve` would leave it paused.
+SERVE_NAME = "nightly-serve"
+FLOW_NAME = "diffeval-evaluate"
 
 
 def nightly_settings(prefect_yaml: Path = PREFECT_YAML) -> dict:
@@ -48,8 +52,30 @@ def build_deployment(spec_path: str, cron: str, name: str = "nightly", store: st
                                   description="diffeval scheduled evaluation with regression verdicts")
 
 
-def serve(spec_path: str, cron: str, name: str = "nightly", store: str | None = None) -> None:
-    """Check the spec, then serve its deployment from this process until interrupted (runs happen on the schedule)."""
+def check_serve_name(name: str) -> None:
+    """BadInput when `name` is taken by a deployment of the flow that a work pool runs (not `serve`)."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    async def read():
+        async with get_client() as client:
+            try:
+                return await client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+            except ObjectNotFound:
+                return None
+
+    taken = asyncio.run(read())
+    if taken is not None and taken.work_pool_name:
+        raise BadInput(f"--name {name}: deployment {FLOW_NAME}/{name} belongs to work pool '{taken.work_pool_name}'; "
+                       f"pass another --name (default {SERVE_NAME}) so that serve does not replace it")
+
+
+def serve(spec_path: str, cron: str, name: str = SERVE_NAME, store: str | None = None) -> None:
+    """Check the spec and the name, then serve its deployment from this process until interrupted."""
     from prefect import serve as prefect_serve
 
-    prefect_serve(build_deployment(spec_path, cron, name, store))
+    deployment = build_deployment(spec_path, cron, name, store)
+    check_serve_name(name)
+    prefect_serve(deployment)

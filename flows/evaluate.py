@@ -6,6 +6,7 @@ counts) and never ask Prefect to cache or persist results: the store is the cach
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated
 
@@ -68,8 +69,10 @@ def score_task(store_root: str, prepared: Prepared, rows: dict, run_id: str, cou
     return summary
 
 
-def _artifact_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", f"diffeval-{name}".lower()).strip("-")
+def _artifact_key(name: str, store_root: str) -> str:
+    """diffeval-<spec>-<store id>: runs of one spec against two stores never share a key."""
+    store_id = hashlib.sha256(store_root.encode()).hexdigest()[:8]
+    return re.sub(r"[^a-z0-9-]+", "-", f"diffeval-{name}".lower()).strip("-") + f"-{store_id}"
 
 
 @flow(name="diffeval-evaluate", task_runner=ThreadPoolTaskRunner(max_workers=1))
@@ -80,18 +83,22 @@ def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared
     exists); a scheduled run leaves it out and prepares the spec itself.
     """
     store_root = str(Store(store).root)
-    prepared, batches = prepare_task(spec_path, store_root, quote(prepared))
+    # Futures and wait_for= give each task run its upstream edges (task_inputs): the UI draws the DAG.
+    # quote() hides the values from Prefect, so the edges have to be named here.
+    planned_future = prepare_task.submit(spec_path, store_root, quote(prepared))
+    prepared, batches = planned_future.result()
     run_id = new_run_id(prepared.spec.name)
     # quote(): Prefect would otherwise walk every item of these arguments on each task call.
     with progress_bar() as progress:
-        futures = [generate_task.submit(store_root, quote(batch), progress) for batch in batches]
+        futures = [generate_task.submit(store_root, quote(batch), progress, wait_for=[planned_future]) for batch in batches]
         generated = sum(f.result() for f in futures)
         planned = len({i.key for i in prepared.items})
         counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
-        extracted, rows = extract_task(store_root, quote(prepared), progress)
+        extract_future = extract_task.submit(store_root, quote(prepared), progress, wait_for=futures or [planned_future])
+        extracted, rows = extract_future.result()
         counts |= extracted
-    summary = score_task(store_root, quote(prepared), quote(rows), run_id, counts)
-    key = _artifact_key(prepared.spec.name)
+    summary = score_task.submit(store_root, quote(prepared), quote(rows), run_id, counts, wait_for=[extract_future]).result()
+    key = _artifact_key(prepared.spec.name, store_root)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")
     if summary["regression_failed"]:

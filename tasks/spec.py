@@ -178,8 +178,13 @@ class SweepSpec(Frozen):
         return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
+class RelativeTolerance(Frozen):
+    relative: float  # a fraction of the baseline's value: 0.05 allows 5% worse
+
+
 class RegressionSpec(Frozen):
-    tolerance: dict[str, float] = Field(default_factory=dict)
+    # A number is an absolute worsening in the metric's units; {relative: r} is r x |baseline value|.
+    tolerance: dict[str, float | RelativeTolerance] = Field(default_factory=dict)
     fail: bool = False
 
 

@@ -6,22 +6,28 @@ import json
 import math
 
 from artifacts.runfiles import read_run_table, register_run, write_run_table
-from artifacts.store import run_rel
+from artifacts.store import Store, run_rel
+from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
 from tasks.metrics.aggregate import order_groups
 from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
 from tasks.plan.context import RunContext
+from tasks.plan.prepare import Prepared
 from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
-from tasks.reporting.runs import previous_run, regressions
 from tasks.stages.run import Scored
+from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
 
 
 class RegressionFailed(RuntimeError):
     """A metric got worse than the spec's regression tolerance allows (and regression.fail is set)."""
 
     def __init__(self, summary: dict):
-        bad = [f"{v['model']} {v['metric']} {v['previous']:.4f}→{v['current']:.4f}" for v in summary["regressions"] if v["verdict"] == "regression"]
+        bad = [f"{v['model']} {v['metric']} {v['previous']:.4f}→{v['current']:.4f}" for v in summary["regressions"] if v["verdict"] == WORSE]
         super().__init__(f"regression against run {summary['previous_run']}: {'; '.join(bad)}")
         self.summary = summary
+
+
+def _shared_note(shared: dict | None) -> str:
+    return "no baseline" if shared is None else f"{shared['shared']} shared of {shared['of']} conditions compared"
 
 
 def _public(row: dict, columns: tuple) -> dict:
@@ -33,6 +39,16 @@ def ignored_section(variants) -> str:
     """Settings the spec declares or sweeps that a variant's pipeline does not take (they change nothing)."""
     rows = [{"variant": v.variant_id, "pipeline": v.pipeline, "ignored": ", ".join(v.ignored)} for v in variants if v.ignored]
     return html_table(rows, ["variant", "pipeline", "ignored"], "Settings a pipeline ignores (its images do not depend on them)")
+
+
+def _verdicts(store: Store, prepared: Prepared, baseline: str, scores: list[dict], metrics: list[dict]) -> tuple[list[dict], dict]:
+    """Paired verdicts against the baseline run on the conditions both have, and how many those are."""
+    spec, tolerance = prepared.spec, prepared.spec.regression.tolerance
+    groups = {c.condition_id: list(c.groups) for c in prepared.conditions}
+    verdicts = sample_verdicts(read_run_table(store, baseline, "scores"), scores, lambda c: groups.get(c, []), tolerance,
+                               spec.metrics.bootstrap, spec.metrics.bootstrap_seed)
+    verdicts += set_verdicts(read_run_table(store, baseline, "metrics"), metrics, tolerance)
+    return verdicts, shared_conditions(read_run_table(store, baseline, "conditions"), [c.to_row() for c in prepared.conditions])
 
 
 def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
@@ -49,8 +65,10 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "scores", scored.scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
-    previous = previous_run(store, spec.name, run_id)
-    verdicts = regressions(read_run_table(store, previous, "metrics"), metrics, spec.regression.tolerance) if previous else []
+    baseline = baseline_run(store, spec.name, run_id)
+    previous = baseline["run_id"] if baseline else None
+    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, metrics) if previous else ([], None)
+    verdict = run_verdict(verdicts)
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
@@ -58,8 +76,9 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
-        html_table(verdicts, ["model", "metric", "previous", "current", "change", "verdict"], f"Against previous run {previous}",
-                   lambda r: "bad" if r["verdict"] == "regression" else "good"),
+        html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
+                   f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",
+                   lambda r: "bad" if r["verdict"] == WORSE else "good"),
         *scored.sections,
         ignored_section(prepared.variants),
         image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
@@ -71,12 +90,13 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "variants": [{"variant": v.variant_id, "model": v.model, "settings": dict(v.cell)} for v in prepared.variants],
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
-        "previous_run": previous, "regressions": verdicts, "report": report,
-        "regression_failed": spec.regression.fail and any(v["verdict"] == "regression" for v in verdicts),
+        "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
+        "shared_conditions": shared, "regressions": verdicts, "report": report,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
-    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel)
+    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict)
     return summary
 
 
@@ -89,7 +109,22 @@ def summary_markdown(summary: dict) -> str:
     for r in summary["comparisons"]:
         ci = "–" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {fmt_number(r['diff'])} | {ci} | {r['win_rate']:.2f} | {r['n']} |")
-    bad = [v for v in summary["regressions"] if v["verdict"] == "regression"]
-    lines += ["", f"Regressions against `{summary['previous_run']}`: " + (", ".join(f"{v['model']} {v['metric']}" for v in bad) or "none")]
+    lines += ["", *verdict_markdown(summary)]
     lines += ["", f"Report: `{summary['report']}`"]
     return "\n".join(lines)
+
+
+def verdict_markdown(summary: dict) -> list[str]:
+    """The verdict lines: the baseline and why, then each regressed row with its values, CI and tolerance."""
+    if summary["previous_run"] is None:
+        return ["Verdict: **passed** (first run of this spec: no baseline yet; the next runs compare with this one)."]
+    lines = [f"Verdict: **{summary['verdict']}** against baseline `{summary['previous_run']}` ({summary['baseline_why']}; "
+             f"{_shared_note(summary.get('shared_conditions'))})."]
+    bad = [v for v in summary["regressions"] if v["verdict"] == WORSE]
+    if bad:
+        lines += ["", "| model | metric | group | baseline | now | change | 95% CI | tolerance |", "|---|---|---|---|---|---|---|---|"]
+        for v in bad:
+            ci = "–" if math.isnan(v["ci_low"]) else f"[{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
+            lines.append(f"| {v['model']} | {v['metric']} | {v['group']} | {v['previous']:.4f} | {v['current']:.4f} | "
+                         f"{v['change']:+.4f} | {ci} | {v['tolerance']:.4f} |")
+    return lines

@@ -82,3 +82,33 @@ def test_a_deployed_run_of_a_bad_spec_fails_with_the_one_line(tmp_path, tiny_mod
     state = evaluate(spec_path=str(spec), store=str(tmp_path / "store"), return_state=True)
     assert state.is_failed() and state.message.endswith(f"BadInput: {refused.value}"), state.message
     assert "\n" not in state.message
+
+
+def test_serve_refuses_a_name_a_work_pool_deployment_has(tmp_path, tiny_models, served, capsys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from flows.deploy import build_deployment
+
+    async def create_pool():
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name="serve-test-pool", type="process"), overwrite=True)
+
+    asyncio.run(create_pool())
+    spec = t2i_spec(tmp_path, tiny_models)
+    build_deployment(str(spec), "0 2 * * *", "pooled", str(tmp_path / "store")).apply(work_pool_name="serve-test-pool")
+    rc = main(["serve", str(spec), "--store", str(tmp_path / "store"), "--name", "pooled"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert rc == 2 and len(lines) == 1 and "belongs to work pool 'serve-test-pool'" in lines[0], lines
+    assert served == []
+
+
+def test_served_runs_log_to_the_api(tmp_path, tiny_models, served, monkeypatch):
+    """The CLI turns API logging off for its own runs; the runs `serve` starts inherit the environment."""
+    import flows.cli
+
+    monkeypatch.setattr(flows.cli, "API_LOGS_OFF_HERE", True)
+    monkeypatch.setenv("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    assert main(["serve", str(t2i_spec(tmp_path, tiny_models)), "--store", str(tmp_path / "store")]) == 0
+    assert "PREFECT_LOGGING_TO_API_ENABLED" not in __import__("os").environ
+    assert [d.name for d in served] == ["nightly-serve"]

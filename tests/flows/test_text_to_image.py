@@ -45,7 +45,7 @@ def test_second_run_generates_and_extracts_nothing(first_run):
     assert again["counts"]["images_generated"] == 0 and again["counts"]["features_extracted"] == 0
     assert again["counts"]["images_reused"] == 6 and again["counts"]["features_reused"] == 9
     assert [m["value"] for m in again["metrics"]] == [m["value"] for m in summary["metrics"]]
-    assert all(v["verdict"] == "ok" for v in again["regressions"]) and again["regressions"]
+    assert all(v["verdict"] == "unchanged" for v in again["regressions"]) and again["regressions"]
 
 
 def test_changing_only_metrics_settings_generates_nothing(first_run, tiny_models, tmp_path):
@@ -96,15 +96,19 @@ def test_prefect_artifacts_are_published(first_run):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
+    from flows.evaluate import _artifact_key
+
+    key = _artifact_key("t2i-test", str(Store(first_run[1]).root))
+
     async def read():
         async with get_client() as client:
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["diffeval-t2i-test-metrics", "diffeval-t2i-test-summary"])))
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"{key}-metrics", f"{key}-summary"])))
 
     import asyncio
 
     artifacts = asyncio.run(read())
     kinds = {a.key: a.type for a in artifacts}
-    assert kinds == {"diffeval-t2i-test-metrics": "table", "diffeval-t2i-test-summary": "markdown"}
+    assert kinds == {f"{key}-metrics": "table", f"{key}-summary": "markdown"}
     summary_md = next(a for a in artifacts if a.key.endswith("summary")).data
     assert "report.html" in summary_md and "| a | b | clip_score |" in summary_md
 
@@ -127,5 +131,5 @@ def test_regression_against_the_previous_run_fails_the_run(first_run, tiny_model
     out = capsys.readouterr()
     assert rc == 1 and "regression against run" in out.err
     summary = json.loads(out.out)
-    assert summary["previous_run"] and {v["verdict"] for v in summary["regressions"]} == {"regression"}
+    assert summary["previous_run"] and {v["verdict"] for v in summary["regressions"]} == {"regressed"}
     assert summary["counts"]["images_generated"] == 0

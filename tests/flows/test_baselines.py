@@ -1,0 +1,113 @@
+"""A regression stays red every night until it is fixed or accepted: four runs through the flow.
+
+The first of them also shows what the Prefect UI gets: task runs joined into the DAG, artifact keys
+that name the store.
+"""
+
+import asyncio
+
+import pytest
+
+from artifacts.runfiles import list_runs
+from artifacts.store import Store
+from flows.cli import main, run_spec
+from flows.evaluate import _artifact_key
+from tasks.reporting.summary import RegressionFailed
+from tests.flows.helpers import t2i_spec
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _spec(folder, tiny, swapped: bool):
+    """Models a and b; `swapped` points each name at the other's weights, so one of them gets worse.
+
+    One prompt and one seed: no CI, so the paired point estimate against tolerance 0 decides (the CI
+    path is tested in tests/unit/test_verdicts.py).
+    """
+    paths = [tiny["sd-b"], tiny["sd-a"]] if swapped else [tiny["sd-a"], tiny["sd-b"]]
+    models = [{"name": n, "path": str(p)} for n, p in zip("ab", paths)]
+    return str(t2i_spec(folder, tiny, ["a red cat"], models=models, regression={"tolerance": {"clip_score": 0.0}, "fail": True}))
+
+
+def _run(spec: str, store: str) -> dict:
+    try:
+        return run_spec(spec, store)
+    except RegressionFailed as exc:
+        return exc.summary
+
+
+def _flow_runs_of(store: str) -> list:
+    """Flow runs of the evaluation against `store`, oldest first, each with its task runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read():
+        async with get_client() as client:
+            runs = [r for r in await client.read_flow_runs() if r.parameters.get("store") == store]
+            runs.sort(key=lambda r: r.created)
+            ids = FlowRunFilter(id=FlowRunFilterId(any_=[r.id for r in runs]))
+            tasks = await client.read_task_runs(flow_run_filter=ids)
+            return [(r, [t for t in tasks if t.flow_run_id == r.id]) for r in runs]
+
+    return asyncio.run(read())
+
+
+def _upstream(task_run) -> set:
+    return {i.id for inputs in task_run.task_inputs.values() for i in inputs}
+
+
+def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
+    store = str(tmp_path / "store")
+    for name in ("good", "bad"):
+        (tmp_path / name).mkdir()
+    good, bad = (_spec(tmp_path / name, tiny_models, name == "bad") for name in ("good", "bad"))
+    first = _run(good, store)
+    second = _run(bad, store)
+    third = _run(bad, store)
+    assert (first["verdict"], second["verdict"], third["verdict"]) == ("passed", "regressed", "regressed")
+    # the third night compares with the last good run, not with the second (which regressed)
+    assert second["previous_run"] == third["previous_run"] == first["run_id"]
+
+    assert main(["accept", third["run_id"], "--store", store, "--by", "alice", "--why", "swapped on purpose"]) == 0
+    assert "accepted by alice" in capsys.readouterr().out
+    fourth = _run(bad, store)
+    assert fourth["verdict"] == "passed" and fourth["previous_run"] == third["run_id"]
+    assert fourth["baseline_why"] == "accepted by alice: swapped on purpose"
+    registry = [r["verdict"] for r in list_runs(Store(store))]
+    assert registry == ["passed", "regressed", "regressed", "passed"]
+
+    runs = _flow_runs_of(store)
+    assert [r.state.type.value for r, _ in runs] == ["COMPLETED", "FAILED", "FAILED", "COMPLETED"]
+    by_name = {}
+    for t in runs[0][1]:
+        by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t)
+    (prepare,), generate, (extract,), (score,) = (by_name[n] for n in ("prepare-and-plan", "generate", "extract", "score-and-report"))
+    assert generate and all(_upstream(g) == {prepare.id} for g in generate)
+    assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
+    assert _artifact_keys(runs[0][0].id) == {f"{_artifact_key('t2i-test', str(Store(store).root))}-{k}" for k in ("metrics", "summary")}
+
+
+def _artifact_keys(flow_run_id) -> set:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+
+    return {a.key for a in asyncio.run(read())}
+
+
+def test_artifact_keys_differ_between_stores():
+    assert _artifact_key("nightly", "/srv/a") != _artifact_key("nightly", "/srv/b")
+    assert _artifact_key("Nightly.v2", "/srv/a").startswith("diffeval-nightly-v2-")
+
+
+def test_accept_without_a_reason_is_refused(tiny_models, tmp_path, capsys):
+    store = str(tmp_path / "store")
+    (tmp_path / "s").mkdir()
+    run_spec(_spec(tmp_path / "s", tiny_models, False), store)
+    capsys.readouterr()
+    assert main(["accept", "latest", "--store", store, "--by", "bob", "--why", " "]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--why" in err[0]
