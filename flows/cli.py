@@ -8,6 +8,8 @@ import os
 import sys
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect gives its temporary server 20 s to start; a busy 2-core machine was seen to need more.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # `run` and `demo` log to the terminal; sending each line to a throwaway API too only costs time.
 # Flow runs that `serve` starts inherit this environment and must log to the API (the UI shows them).
 API_LOGS_OFF_HERE = "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ

@@ -13,6 +13,7 @@ os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # CLI subprocesses on a busy machine
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
