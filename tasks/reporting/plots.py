@@ -21,6 +21,7 @@ from tasks.plan.units import Variant
 from tasks.reporting.heatmap import grid_to_heatmap_png
 
 MAX_GROUPS = 25  # groups per forest plot: past that a plot stops being readable; the table below has them all
+MAX_MARKERS = 100  # model x group markers per forest plot: many sweep variants show fewer groups
 _DPI = 100
 _WIDTH = 8.0  # inches: 800 px, inside a 1280 px page with its margins
 HEATMAP_PAIRS = (("image_guidance_scale", "guidance_scale"), ("strength", "guidance_scale"), ("image_guidance_scale", "strength"))
@@ -68,10 +69,11 @@ def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, in
     Returns the PNG and how many groups were left off (past MAX_GROUPS)."""
     mine = [r for r in rows if r["metric"] == metric and _finite(r.get("value"))]
     groups = sorted(dict.fromkeys(r["group"] for r in mine), key=group_order)
-    shown, cut = groups[:MAX_GROUPS], max(len(groups) - MAX_GROUPS, 0)
     models = list(dict.fromkeys(r["model"] for r in mine))
+    keep = max(1, min(MAX_GROUPS, MAX_MARKERS // max(len(models), 1)))
+    shown, cut = groups[:keep], max(len(groups) - keep, 0)
     step = 0.8 / max(len(models), 1)
-    fig = _figure(_WIDTH, 0.9 + len(shown) * max(0.3, 0.2 * len(models)))
+    fig = _figure(_WIDTH, 0.9 + len(shown) * max(0.3, 0.12 * len(models)))
     ax = fig.add_subplot()
     for i, model in enumerate(models):
         picked = [(shown.index(r["group"]), r) for r in mine if r["model"] == model and r["group"] in shown]
@@ -85,7 +87,7 @@ def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, in
     ax.set_xlabel(metric + _label(direction))
     ax.grid(axis="x", alpha=0.3)
     ax.ticklabel_format(axis="x", useOffset=False)  # plain values (50.13), not an offset (+5.013e1) to add in one's head
-    ax.set_title(f"{metric}: value and 95% CI per model and group" + (f" (first {MAX_GROUPS} of {len(groups)} groups)" if cut else ""))
+    ax.set_title(f"{metric}: value and 95% CI per model and group" + (f" (first {keep} of {len(groups)} groups)" if cut else ""))
     if len(models) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # beside the plot: below, it hid the axis label
     return figure_to_png(fig), cut

@@ -10,6 +10,7 @@ from PIL import Image
 from tasks.metrics.registry import Metric, register
 from tasks.plan.units import Variant
 from tasks.reporting.glance import ALONE, CLEAR, NO_CI, TIED, glance_sections, headlines, plot_section, verdict_rows
+from tasks.reporting.plots import forest_png
 from tasks.spec import GenerationSpec
 
 NAN = math.nan
@@ -91,6 +92,7 @@ def test_plots_are_embedded_pngs_forest_sweep_and_heatmap():
     assert len(images) == 2 + 2 + 4 and all(im.width > 200 and im.height > 100 for im in images)
     assert "Heatmaps over guidance_scale x steps" in section
     assert max(im.width for im in images) <= 1280  # at 100 dpi: nothing wider than the page
+    assert forest_png(metrics, "clip_score", 1)[1] == 31 - 100 // 8  # 8 variants: 12 groups drawn, the table has all
 
 
 def test_no_sweep_no_sweep_plots_and_sections_come_in_order():
