@@ -88,7 +88,7 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 def _inspect(args: argparse.Namespace) -> None:
     """Rows of the store or of one run; an empty result is said on stderr, and reading creates nothing."""
     from artifacts import inspect
-    from flows.terminal import print_json, print_rows, print_variants
+    from flows.terminal import print_json, print_metric_rows, print_rows, print_variants
     from tasks.names import METRIC_COLUMNS
 
     store = inspect.existing_store(args.store)
@@ -105,7 +105,8 @@ def _inspect(args: argparse.Namespace) -> None:
     # Metric rows also carry their sweep cell and FID recipe: those stay in --json, off the table.
     columns = list(METRIC_COLUMNS) if args.what == "metrics" else None
     title = f"{args.what} of run {run_id}" if run_id else f"{args.what} in {store.root}"
-    print_variants(variants, print_rows(rows, title, variants, columns))
+    show = print_metric_rows if args.what == "metrics" else print_rows  # metrics: less per-group sets on too few images
+    print_variants(variants, show(rows, title, variants, columns))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

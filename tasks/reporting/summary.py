@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 
@@ -9,9 +10,11 @@ from artifacts.runfiles import read_run_table, register_run, write_run_table
 from artifacts.store import Store, run_rel
 from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
 from tasks.metrics.aggregate import order_groups
+from tasks.metrics.group_size import left_out_note, shown_rows
 from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared
+from tasks.reporting.glance import glance_sections
 from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
 from tasks.stages.run import Scored
 from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
@@ -67,14 +70,21 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "comparisons", comparisons)
     baseline = baseline_run(store, spec.name, run_id)
     previous = baseline["run_id"] if baseline else None
-    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, metrics) if previous else ([], None)
+    shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
+    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, shown) if previous else ([], None)
     verdict = run_verdict(verdicts)
+    left_out = left_out_note(metrics, spec.metrics.min_group_images)
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
-        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
+        # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
+        *glance_sections(shown, comparisons, prepared.variants,
+                         f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else ""),
+        "<h2>Tables</h2>",
+        html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
+        f"<p class='warn'>{html.escape(left_out)}</p>" if left_out else "",
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
                    f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",
