@@ -5,6 +5,7 @@ that name the store.
 """
 
 import asyncio
+import json
 
 import pytest
 
@@ -75,6 +76,7 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     assert fourth["baseline_why"] == "accepted by alice: swapped on purpose"
     registry = [r["verdict"] for r in list_runs(Store(store))]
     assert registry == ["passed", "regressed", "regressed", "passed"]
+    _check_history(store, [first, second, third, fourth], capsys)
 
     runs = _flow_runs_of(store)
     assert [r.state.type.value for r, _ in runs] == ["COMPLETED", "FAILED", "FAILED", "COMPLETED"]
@@ -85,6 +87,17 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     assert generate and all(_upstream(g) == {prepare.id} for g in generate)
     assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
     assert _artifact_keys(runs[0][0].id) == {f"{_artifact_key('t2i-test', str(Store(store).root))}-{k}" for k in ("metrics", "summary")}
+
+
+def _check_history(store: str, summaries: list[dict], capsys) -> None:
+    """The history table holds each night's rows with its verdicts; the last report plots them."""
+    assert main(["inspect", "history", "--store", store, "--metric", "clip_score", "--json"]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out)["rows"] if r["group"] == "all"]
+    assert [r["run_id"] for r in rows] == [s["run_id"] for s in summaries for _ in "ab"]
+    assert [r["run_verdict"] for r in rows[::2]] == ["passed", "regressed", "regressed", "passed"]
+    assert [r["verdict"] for r in rows[2:4]].count("regressed") == 1 and rows[0]["verdict"] is None
+    report = open(summaries[-1]["report"]).read()
+    assert report.count("src='data:image/png;base64,") == 1 and "The last 4 runs" in report
 
 
 def _artifact_keys(flow_run_id) -> set:
