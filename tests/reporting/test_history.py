@@ -85,4 +85,4 @@ def test_trend_section_embeds_one_png_per_metric_so_the_report_works_offline():
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", section)
     assert len(images) == 2 and "The last 10 runs" in section  # clip_score and fid
     assert all(Image.open(io.BytesIO(base64.b64decode(i))).format == "PNG" for i in images)
-    assert trend_section([], 10) == ""
+    assert trend_section([], 10) == "" and trend_section(rows, 0) == ""
