@@ -4,7 +4,8 @@ What a team runs: a server process with its own PREFECT_HOME (sqlite, analytics 
 served by `diffeval serve` (which starts each flow run as a process of its own), and runs triggered
 with `run_deployment`, the second to fourth with `spec_path` pointing at a spec whose model names
 swap weights (the regression). Checked in Prefect's own records: the flow-run states Completed,
-Failed, Failed, (accept) Completed; log lines of served runs in the API; the task runs' DAG edges.
+Failed, Failed, (accept) Completed; log lines of served runs in the API; the task runs' DAG edges; a
+work-pool deployment `nightly` beside it that serving and stopping `serve` leave as they found it.
 Polls with generous deadlines and asserts no durations: a loaded 2-core machine only makes it slower.
 """
 
@@ -161,12 +162,32 @@ def _task_runs(url: str, flow_run_id) -> list:
     return _client_call(url, lambda c: c.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))))
 
 
+def _work_pool_deployment(url: str, spec: str, store: str):
+    """Register `nightly` in a process work pool, as `prefect deploy` does; return how it reads back."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deploy import build_deployment
+
+    _client_call(url, lambda c: c.create_work_pool(WorkPoolCreate(name="diffeval", type="process")))
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        build_deployment(spec, "0 2 * * *", "nightly", store).apply(work_pool_name="diffeval")
+    return _pooled(url)
+
+
+def _pooled(url: str) -> tuple:
+    deployment = _client_call(url, lambda c: c.read_deployment_by_name("diffeval-evaluate/nightly"))
+    return (deployment.work_pool_name, deployment.paused, [s.schedule.cron for s in deployment.schedules],
+            deployment.parameters, deployment.path)
+
+
 def test_four_nights_through_a_served_deployment(prefect_server, tiny_models, tmp_path):
     url, env = prefect_server
     store = str(tmp_path / "store")
     for name in ("good", "bad"):
         (tmp_path / name).mkdir()
     good, bad = (regression_spec(tmp_path / name, tiny_models, name == "bad") for name in ("good", "bad"))
+    pooled = _work_pool_deployment(url, good, store)
     serve = _start([sys.executable, "-m", "flows.cli", "serve", good, "--store", store], env, tmp_path / "serve.log")
     try:
         _wait("diffeval serve registers its deployment", lambda: _deployed(url), START_S, [serve])
@@ -182,5 +203,7 @@ def test_four_nights_through_a_served_deployment(prefect_server, tiny_models, tm
         failed_logs = _wait("log lines of the regressed run", lambda: _logs(url, nights[1][0]), RUN_S, [serve])
         assert any("regression against run" in log.message for log in failed_logs), [log.message for log in failed_logs]
         assert_dag(_task_runs(url, nights[0][0]))
+        _stop(serve)
+        assert _pooled(url) == pooled and pooled[:3] == ("diffeval", False, ["0 2 * * *"])  # serve left it as it was
     finally:
         _stop(serve)
