@@ -5,10 +5,14 @@ from __future__ import annotations
 import html
 import json
 import math
+import time
 
+from artifacts.history import append_history, read_history
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from artifacts.store import Store, run_rel
 from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
+from tasks.reporting.history import run_to_history_rows
+from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
 from tasks.metrics.group_size import left_out_note, shown_rows
 from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
@@ -54,6 +58,15 @@ def _verdicts(store: Store, prepared: Prepared, baseline: str, scores: list[dict
     return verdicts, shared_conditions(read_run_table(store, baseline, "conditions"), [c.to_row() for c in prepared.conditions])
 
 
+def _history_rows(prepared: Prepared, run_id: str, baseline: str | None, verdict: str, metrics: list[dict],
+                  verdicts: list[dict]) -> list[dict]:
+    run = {"run_id": run_id, "created": time.time(), "spec": prepared.spec.name, "task": prepared.spec.task,
+           "baseline_run": baseline, "run_verdict": verdict}
+    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.models[v.model].fingerprint,
+                 "settings": dict(v.cell)} for v in prepared.variants]
+    return run_to_history_rows(run, variants, metrics, verdicts)
+
+
 def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     """Write the run folder (spec, tables, report, summary.json), register it, return the summary."""
     store, prepared, run_id = ctx.store, ctx.prepared, ctx.run_id
@@ -74,6 +87,8 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     verdicts, shared = _verdicts(store, prepared, previous, scored.scores, shown) if previous else ([], None)
     verdict = run_verdict(verdicts)
     left_out = left_out_note(metrics, spec.metrics.min_group_images)
+    history = _history_rows(prepared, run_id, previous, verdict, metrics, verdicts)
+    append_history(store, history)  # before register_run: readers keep registered runs' rows only
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
@@ -81,6 +96,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
         *glance_sections(shown, comparisons, prepared.variants,
                          f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else ""),
+        trend_section(read_history(store, spec.name) + history, spec.report.trend_runs),
         "<h2>Tables</h2>",
         html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
