@@ -1,8 +1,10 @@
 """Two `diffeval run`s of one spec started together on one store (a folder, and S3) make each image once."""
 
+import re
+
 import pytest
 
-from artifacts.store import Store
+from artifacts.store import Store, run_rel
 from tests.flows.cli_runs import extraction_counts, finish, generation_counts, images_verified, start_run
 from tests.flows.helpers import t2i_spec
 
@@ -29,3 +31,6 @@ def test_two_concurrent_runs_make_each_image_and_feature_once(backend, tmp_path,
     assert len(images_verified(shared)) == planned
     assert one["metrics"] == two["metrics"] and one["comparisons"] == two["comparisons"]
     assert len(one["metrics"]) > 0 and one["run_id"] != two["run_id"]
+    page = shared.read_bytes(run_rel(one["run_id"], "report.html")).decode()
+    links = re.findall(r"src='([^']+)'", page)  # relative, and present in the run folder (on S3 too)
+    assert links and all(link.startswith("images/") and shared.exists(run_rel(one["run_id"], link)) for link in links)
