@@ -1,4 +1,4 @@
-"""The store: every byte diffeval keeps on disk goes through here.
+"""The store: every byte diffeval keeps goes through here, in a local folder or under an fsspec URL.
 
 Layout (browsable by a person):
     images/<key[:2]>/<key>.png              generated images, content addressed by generation key
@@ -6,23 +6,24 @@ Layout (browsable by a person):
     tables/<table>/<sha256>.parquet         append-only table parts, named by their own checksum (rows
                                             ordered by their written_ns column, see artifacts/tables.py)
     runs/<run_id>/                          spec.yaml, metrics, scores, report.html, grid images
-    locks/<name>.lock                       advisory locks for writers sharing one store
+    leases/<scope>/<key[:2]>/<key>.<n>      who works on a key until when (artifacts/leases.py)
+    locks/<name>.lock                       advisory locks for writers sharing one folder
 
-Folders are made on first write, so a run that stops on bad input leaves nothing behind, not even
-the store folder. Files and folders get the process umask's permissions (0644 / 0755 under 022),
-as any tool would give them, so that a teammate can read a shared store.
+A local path (or file:// URL) is a folder (artifacts/localfs.py: temp file + rename, umask
+permissions, filelock); any other URL (s3://bucket/prefix, gs://, memory://, ...) is an object
+store (artifacts/objectfs.py: one PUT per object, conditional PUTs for leases). Both sit behind
+`Store`, which verifies checksums on read, so the rest of the code never asks which it has.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import uuid
 from pathlib import Path
 
-from artifacts.errors import BadInput
 from artifacts.keys import sha256_bytes
+from artifacts.localfs import LocalFolder, file_lock  # noqa: F401 - file_lock is imported from here by tasks/tiny.py
+from artifacts.objectfs import ObjectFolder
 
 DEFAULT_STORE = ".diffeval"
 
@@ -31,73 +32,76 @@ class CorruptArtifact(RuntimeError):
     """A file whose bytes no longer match the checksum recorded for it."""
 
 
-def resolve_store_root(store: str | os.PathLike | None) -> Path:
-    """--store, else $DIFFEVAL_STORE, else ./.diffeval (absolute)."""
-    chosen = store or os.environ.get("DIFFEVAL_STORE") or DEFAULT_STORE
+def is_url(location: str | os.PathLike) -> bool:
+    return "://" in str(location)
+
+
+def resolve_store_root(store: str | os.PathLike | None) -> Path | str:
+    """--store, else $DIFFEVAL_STORE, else ./.diffeval: an absolute Path, or a URL without its trailing slash."""
+    chosen = str(store or os.environ.get("DIFFEVAL_STORE") or DEFAULT_STORE)
+    if chosen.startswith("file://"):
+        chosen = chosen.removeprefix("file://")
+    elif is_url(chosen):
+        return chosen.rstrip("/")
     return Path(chosen).expanduser().resolve()
 
 
 class Store:
-    """A folder of artifacts with atomic writes and checksum-verified reads (created on first write)."""
+    """Artifacts with atomic writes and checksum-verified reads, in a folder or an object store."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = resolve_store_root(root)
+        self.backend = LocalFolder(self.root) if isinstance(self.root, Path) else ObjectFolder(self.root)
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend.is_local
 
     def check_writable(self) -> None:
-        """Raise BadInput unless the store folder is writable or can be created; creates nothing."""
-        existing = self.root
-        while not existing.exists():
-            existing = existing.parent
-        if not existing.is_dir():
-            raise BadInput(f"store {self.root}: {existing} is not a folder; pass --store DIR with a writable folder")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise BadInput(f"store {self.root}: {existing} is not writable; pass --store DIR with a writable folder")
+        """Raise BadInput unless the store can be written (a folder: creates nothing)."""
+        self.backend.check_writable()
 
-    def _make_folder(self, folder: Path) -> None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BadInput(f"store {self.root}: cannot create {folder} ({exc.strerror}); pass --store DIR with a writable folder") from None
-
-    def path(self, rel: str) -> Path:
-        return self.root / rel
+    def path(self, rel: str) -> Path | str:
+        """Where `rel` lives: a Path in a folder store, a URL in an object store."""
+        return self.backend.path(rel)
 
     def exists(self, rel: str) -> bool:
-        return (self.root / rel).is_file()
+        return self.backend.exists(rel)
 
     def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> str:
-        """Write atomically (temp file in the same folder, fsync, rename); return the sha256.
+        """Write atomically (a folder: temp file, fsync, rename; an object store: one PUT); return the sha256.
 
         `durable=False` skips the fsync: for payloads whose checksum is recorded elsewhere and checked
         on every read (a PNG lost in a power cut is then regenerated), not for completion markers.
         """
-        target = self.root / rel
-        self._make_folder(target.parent)
-        tmp = _temp_beside(target)
-        # os.open with 0o666, not mkstemp (always 0600): the umask decides, as for any other file.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        self.backend.write(rel, data, durable)
         return sha256_bytes(data)
 
     def write_text(self, rel: str, text: str) -> str:
         return self.write_bytes(rel, text.encode("utf-8"))
 
+    def create_bytes(self, rel: str, data: bytes) -> bool:
+        """Write `rel` only if nobody has (atomically); False when it already exists. Leases rest on this."""
+        return self.backend.create(rel, data)
+
     def read_bytes(self, rel: str, sha256: str | None = None) -> bytes:
         """Read a file; if `sha256` is given, raise CorruptArtifact when the bytes differ."""
-        data = (self.root / rel).read_bytes()
+        data = self.backend.read(rel)
         if sha256 is not None and sha256_bytes(data) != sha256:
-            raise CorruptArtifact(f"{self.root / rel}: checksum mismatch (expected {sha256[:12]}…)")
+            raise CorruptArtifact(f"{self.path(rel)}: checksum mismatch (expected {sha256[:12]}…)")
         return data
+
+    def read_many(self, rels: list[str]) -> dict[str, bytes | None]:
+        """The bytes of several files (None for those gone), fetched concurrently from an object store."""
+        if not self.is_local:
+            return self.backend.read_many(rels)
+        out: dict[str, bytes | None] = {}
+        for rel in rels:
+            try:
+                out[rel] = self.backend.read(rel)
+            except FileNotFoundError:
+                out[rel] = None
+        return out
 
     def verify(self, rel: str, sha256: str) -> bool:
         """True when the file exists and its bytes match `sha256`."""
@@ -107,53 +111,39 @@ class Store:
             return False
         return True
 
+    def verified(self, expected: dict[str, str], chunk: int = 64) -> set[str]:
+        """Those of `expected` ({rel: sha256}) that exist with those bytes (fetched `chunk` at a time from an object store)."""
+        if self.is_local:
+            return {rel for rel, sha in expected.items() if self.verify(rel, sha)}
+        rels, good = list(expected), set()
+        for start in range(0, len(rels), chunk):
+            for rel, data in self.read_many(rels[start : start + chunk]).items():
+                if data is not None and sha256_bytes(data) == expected[rel]:
+                    good.add(rel)
+        return good
+
     def list(self, folder: str, suffix: str = "") -> list[str]:
         """Relative paths of the files directly in `folder` ending with `suffix`, sorted."""
-        base = self.root / folder
-        if not base.is_dir():
-            return []
-        return sorted(f"{folder}/{p.name}" for p in base.iterdir() if p.is_file() and p.name.endswith(suffix) and not p.name.startswith("."))
+        return self.backend.list(folder, suffix)
+
+    def walk(self, folder: str, suffix: str = "") -> list[str]:
+        """Relative paths of every file under `folder`, at any depth, ending with `suffix`, sorted."""
+        return self.backend.walk(folder, suffix)
 
     def remove(self, rel: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.root / rel).unlink()
+        self.backend.remove(rel)
 
     def link_or_copy(self, src_rel: str, dst_rel: str) -> None:
         """Place a copy of a stored file at `dst_rel` (a hard link where the file system allows)."""
-        src, dst = self.root / src_rel, self.root / dst_rel
-        if dst.exists():
-            return
-        self._make_folder(dst.parent)
-        tmp = _temp_beside(dst)
-        try:
-            try:
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        self.backend.link_or_copy(src_rel, dst_rel)
 
     def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
-        """An exclusive advisory lock shared by every process using this store."""
-        path = self.root / "locks" / f"{name}.lock"
-        self._make_folder(path.parent)
-        return file_lock(path)
+        """An exclusive lock shared by every process using this store (a filelock, or a lease in an object store)."""
+        if self.is_local:
+            return self.backend.lock(name)
+        from artifacts.leases import store_lock
 
-
-def file_lock(path: Path) -> contextlib.AbstractContextManager:
-    """An exclusive lock on `path` (created if absent, with the umask's permissions), released on exit."""
-    # Imported here: only compaction and model builds take locks, and a warm run should not pay for it.
-    from filelock import FileLock
-
-    return FileLock(str(path))
-
-
-def _temp_beside(target: Path) -> Path:
-    """A temp name unique to this write, in the target's folder so that the final rename is atomic."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        return store_lock(self, name)
 
 
 def image_rel(key: str) -> str:

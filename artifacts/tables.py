@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from artifacts.keys import sha256_bytes
-from artifacts.store import CorruptArtifact, Store
+from artifacts.store import Store
 
 log = logging.getLogger("diffeval")
 
@@ -84,8 +84,8 @@ def _read_in_order(store: Store, table: str, columns: list[str] | None = None, k
     for _ in range(3):
         try:
             parts = []
-            for rel in store.list(f"tables/{table}", ".parquet"):
-                part = _read_part(store, rel, columns)
+            for rel, payload in _payloads(store, store.list(f"tables/{table}", ".parquet")):
+                part = _parse_part(store, rel, payload, columns)
                 if part is not None:
                     parts.append(keep(part) if keep else part)
             break
@@ -98,11 +98,35 @@ def _read_in_order(store: Store, table: str, columns: list[str] | None = None, k
     return in_write_order(pa.concat_tables(sorted(parts, key=_first_stamp), promote_options="default"))
 
 
-def _read_part(store: Store, rel: str, columns: list[str] | None) -> pa.Table | None:
-    expected = rel.rsplit("/", 1)[1].removesuffix(".parquet")
-    try:
-        payload = store.read_bytes(rel, expected)
-    except CorruptArtifact:
+def read_new(store: Store, table: str, seen: set[str], columns: list[str] | None = None) -> pa.Table | None:
+    """Rows of the parts of `table` not in `seen` (adding them to it), unordered: for watching a table grow.
+
+    Parts are immutable, so a part read once never needs reading again; a part gone since the
+    listing (compacted) is skipped, its rows come back in the merged part.
+    """
+    fresh = [rel for rel in store.list(f"tables/{table}", ".parquet") if rel not in seen]
+    parts = []
+    for rel, payload in _payloads(store, fresh, missing_ok=True):
+        seen.add(rel)
+        part = _parse_part(store, rel, payload, columns)
+        if part is not None:
+            parts.append(part)
+    return pa.concat_tables(parts, promote_options="default") if parts else None
+
+
+def _payloads(store: Store, rels: list[str], missing_ok: bool = False):
+    """(rel, bytes) of each part: one at a time from a folder, in concurrent batches from an object store."""
+    step = 1 if store.is_local else 64
+    for start in range(0, len(rels), step):
+        for rel, payload in store.read_many(rels[start : start + step]).items():
+            if payload is not None:
+                yield rel, payload
+            elif not missing_ok:
+                raise FileNotFoundError(rel)
+
+
+def _parse_part(store: Store, rel: str, payload: bytes, columns: list[str] | None) -> pa.Table | None:
+    if sha256_bytes(payload) != rel.rsplit("/", 1)[1].removesuffix(".parquet"):
         log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
         return None
     # ParquetFile, not read_table: the latter imports pyarrow.dataset (and pandas), 0.5 s per process.
@@ -160,8 +184,6 @@ def compact(store: Store, table: str, min_parts: int = 2) -> None:
 
 def compact_all(store: Store, min_parts: int = 16) -> None:
     """Compact every table with at least `min_parts` parts (each run appends a few; reads stay fast)."""
-    root = store.path("tables")
-    if not root.is_dir():
-        return
-    for folder in sorted({p.parent for p in root.rglob("*.parquet")}):
-        compact(store, folder.relative_to(root).as_posix(), min_parts)
+    parts = store.walk("tables", ".parquet")
+    for folder in sorted({rel.rsplit("/", 1)[0] for rel in parts}):
+        compact(store, folder.removeprefix("tables/"), min_parts)

@@ -30,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffeval", description="Evaluate and compare diffusion models.")
     sub = parser.add_subparsers(dest="command", required=True)
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--store", default=None, help="store folder (default $DIFFEVAL_STORE or ./.diffeval)")
+    store.add_argument("--store", default=None, help="store folder or fsspec URL, e.g. s3://bucket/prefix (default $DIFFEVAL_STORE or ./.diffeval)")
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--json", action="store_true", help="print one JSON object on stdout: run → the run summary; demo → {\"runs\": [summary, ...]}; "
                      "inspect → {\"store\", \"run_id\", \"rows\": [...]} (NaN as null)")
     run = sub.add_parser("run", parents=[store, out], help="evaluate the models of an EvalSpec YAML file")
     run.add_argument("spec", help="EvalSpec YAML file (relative paths in it resolve against its folder)")
+    _runner_options(run)
     sub.add_parser("demo", parents=[store, out], help="build tiny models and run the built-in comparison")
     inspect = sub.add_parser("inspect", parents=[store, out], help="list runs, images, scores, metrics, pairs")
     inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes", "history"],
@@ -62,22 +63,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_spec(spec_path: str, store: str | None) -> dict:
+def _runner_options(run: argparse.ArgumentParser) -> None:
+    """--runner/--workers/--address: override the spec's `runner:` for this run."""
+    run.add_argument("--runner", choices=["thread", "dask", "ray"], default=None,
+                     help="where generation and extraction batches run (default: the spec's runner.kind, else thread)")
+    run.add_argument("--workers", type=int, default=None, help="workers (default: one per GPU, else 1)")
+    run.add_argument("--address", default=None, help="an existing Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001)")
+
+
+def _runner_override(args: argparse.Namespace) -> dict:
+    return {"kind": args.runner, "workers": args.workers, "address": args.address}
+
+
+def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> dict:
     """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow on what was checked."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from artifacts.store import Store
     from flows.evaluate import evaluate
+    from flows.quiet import quiet_one_line_errors
+    from flows.runners import runner_settings
     from tasks.plan.prepare import prepare
+    from tasks.spec import load_spec
 
     checked = Store(store)
     checked.check_writable()  # the store folder itself is made only by the first write
+    runner_settings(load_spec(spec_path).runner, runner)  # a bad --runner/--workers: one line, before prepare writes
     prepared = prepare(spec_path, checked)
+    quiet_one_line_errors()
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return evaluate(spec_path=spec_path, store=store, prepared=prepared)
+        return evaluate(spec_path=spec_path, store=store, prepared=prepared, runner=runner)
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
@@ -121,7 +139,7 @@ def _inspect(args: argparse.Namespace) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        _print_summary(run_spec(args.spec, args.store), args.json)
+        _print_summary(run_spec(args.spec, args.store, _runner_override(args)), args.json)
     elif args.command == "demo":
         from flows.demo import write_demo_spec
         from flows.terminal import print_json, print_summary, summary_object

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from artifacts.errors import BadInput
 from artifacts.store import Store
 
 DEMO_GENERATION = {"steps": 4, "guidance_scale": 7.5, "height": 64, "width": 64, "seeds": [0, 1],
@@ -58,6 +59,9 @@ def write_demo_spec(store: str | None) -> list[str]:
     from tasks.demo.tiny import build_tiny_models
 
     root = Store(store).root
+    if not isinstance(root, Path):
+        raise BadInput(f"--store {root}: the demo builds its models into the store, so it needs a local folder; "
+                       "run `diffeval run SPEC --store URL` for an object store")
     models = build_tiny_models(root / "models" / "tiny")
     references = root / "demo" / "reference-images"
     if not (references / DEMO_CLASSES[-1]).is_dir():

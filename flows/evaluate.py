@@ -21,6 +21,7 @@ from pydantic import WithJsonSchema
 from artifacts import tables
 from artifacts.store import Store
 from tasks.inputs.network import is_network_error
+from flows.runners import Workers, runner_settings, shipped
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared, prepare
 from tasks.plan.units import GenerationBatch
@@ -67,12 +68,29 @@ def generate_task(store_root: str, batch: GenerationBatch, progress=None) -> int
 
 @task(name="extract", cache_policy=NO_CACHE)
 def extract_task(store_root: str, prepared: Prepared, progress=None) -> tuple[dict, dict]:
-    """Cache the features the metrics need; return the counts and the run's generation rows."""
+    """Cache the features the metrics need (the batches no other worker has leased); return the counts and
+    the run's generation rows."""
     store = Store(store_root)
     rows = stages.generated_rows(store, prepared)
     ctx = RunContext(store, prepared, {k: r["sha256"] for k, r in rows.items()})
     extracted, reused = stages.extract_stage(ctx, progress)
     return {"features_extracted": extracted, "features_reused": reused}, rows
+
+
+def generate_on(workers: Workers, store_root: str, batches: list[GenerationBatch], progress, upstream: list) -> tuple[list, int]:
+    """The generation batches mapped over the workers (cut so that each has some); (futures, images made)."""
+    futures = [workers.submit(generate_task, {"store_root": store_root, "batch": shipped(batch), "progress": progress}, upstream)
+               for batch in stages.spread(batches, workers.count)]
+    return futures, sum(workers.gather(futures))
+
+
+def extract_on(workers: Workers, store_root: str, prepared: Prepared, progress, upstream: list) -> tuple[list, dict, dict]:
+    """The extraction task once per worker; (futures, counts summed, rows). Reused: what this run did not extract."""
+    futures = workers.submit_each(extract_task, {"store_root": store_root, "prepared": shipped(prepared), "progress": progress}, upstream)
+    results = workers.gather(futures)
+    (first, rows), extracted = results[0], sum(counts["features_extracted"] for counts, _ in results)
+    total = first["features_extracted"] + first["features_reused"]
+    return futures, {"features_extracted": extracted, "features_reused": total - extracted}, rows
 
 
 @task(name="score-and-report", cache_policy=NO_CACHE)
@@ -91,11 +109,12 @@ def _artifact_key(name: str, store_root: str) -> str:
 
 
 @flow(name="diffeval-evaluate", task_runner=ThreadPoolTaskRunner(max_workers=1))
-def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared = None) -> dict:
+def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared = None, runner: dict | None = None) -> dict:
     """Evaluate the models of an EvalSpec file; return the run summary (the `diffeval run --json` object).
 
     `prepared`: the spec already prepared against this store (the CLI checks it before any flow run
-    exists); a scheduled run leaves it out and prepares the spec itself.
+    exists); a scheduled run leaves it out and prepares the spec itself. `runner`: overrides of the
+    spec's `runner:` (kind, workers, address), as `diffeval run --runner` gives them.
     """
     store_root = str(Store(store).root)
     # Futures and wait_for= give each task run its upstream edges (task_inputs): the UI draws the DAG.
@@ -103,16 +122,16 @@ def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared
     planned_future = prepare_task.submit(spec_path, store_root, quote(prepared))
     prepared, batches = planned_future.result()
     run_id = new_run_id(prepared.spec.name)
-    # quote(): Prefect would otherwise walk every item of these arguments on each task call.
-    with progress_bar() as progress:
-        futures = [generate_task.submit(store_root, quote(batch), progress, wait_for=[planned_future]) for batch in batches]
-        generated = sum(f.result() for f in futures)
+    # shipped() is quote(): Prefect would otherwise walk every item of these arguments on each task call.
+    with progress_bar() as progress, Workers(runner_settings(prepared.spec.runner, runner)) as workers:
+        shown = progress if workers.in_process else None  # a bar cannot travel to another process
+        futures, generated = generate_on(workers, store_root, batches, shown, [planned_future])
         planned = len({i.key for i in prepared.items})
         counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
-        extract_future = extract_task.submit(store_root, quote(prepared), progress, wait_for=futures or [planned_future])
-        extracted, rows = extract_future.result()
+        extract_futures, extracted, rows = extract_on(workers, store_root, prepared, shown, futures or [planned_future])
         counts |= extracted
-    summary = score_task.submit(store_root, quote(prepared), quote(rows), run_id, counts, wait_for=[extract_future]).result()
+        extracted_edges = workers.settled(extract_futures)
+    summary = score_task.submit(store_root, quote(prepared), quote(rows), run_id, counts, wait_for=extracted_edges).result()
     key = _artifact_key(prepared.spec.name, store_root)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")

@@ -197,6 +197,24 @@ class ReportSpec(Frozen):
     trend_runs: int = Field(default=10, ge=0)
 
 
+class RunnerSpec(Frozen):
+    """Where generation and extraction batches run (README 'Many GPUs and machines'); not part of any key."""
+
+    kind: Literal["thread", "dask", "ray"] = "thread"
+    workers: int | None = Field(default=None, gt=0)  # default: one per GPU (dask, ray), else 1
+    gpus_per_worker: int | None = Field(default=None, ge=0)  # default: 1 where there are GPUs, else 0
+    address: str | None = None  # an existing Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001)
+    concurrency: str | None = None  # a Prefect global concurrency limit; each batch task holds one slot
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RunnerSpec":
+        if self.kind == "thread" and ((self.workers or 1) > 1 or self.address):
+            raise ValueError("kind thread runs one worker here (a pipeline is not thread-safe); use kind: dask or ray for workers or address")
+        if self.kind == "dask" and (self.gpus_per_worker or 0) > 1:
+            raise ValueError("a Dask CUDA worker holds one GPU; use kind: ray for gpus_per_worker above 1")
+        return self
+
+
 class EvalSpec(Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     task: Task = "text-to-image"
@@ -210,6 +228,7 @@ class EvalSpec(Frozen):
     metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec(clip_score=ClipScoreSpec()))
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    runner: RunnerSpec = Field(default_factory=RunnerSpec)
     base_dir: str = "."
 
     @model_validator(mode="after")

@@ -36,3 +36,30 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 for the session, this process pointed at it; stopped at the end."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[test]')")
+    pytest.importorskip("s3fs", reason="s3fs is not installed (pip install -e '.[test]')")
+    from tests.objectstore import MotoServer
+
+    server = MotoServer()
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_server) -> str:
+    """A store URL in a fresh bucket of the session's S3 server."""
+    import uuid
+
+    return f"s3://{s3_server.make_bucket(f'diffeval-{uuid.uuid4().hex[:12]}')}/store"

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from artifacts import tables
+from artifacts import claims, tables
 from artifacts.store import Store
 
 SHA = "sha256"
@@ -68,19 +68,26 @@ def extract_missing(store: Store, extractor: str, shas: list[str], load: Callabl
     """Compute the vectors of the shas not yet cached, a batch at a time; return (extracted, reused).
 
     `load` turns a batch of shas into model inputs (reading images or texts); `compute` turns those
-    inputs into named [n, d] arrays. Each batch is written as soon as it is done, so a crash loses at
-    most one batch.
+    inputs into named [n, d] arrays. Each batch is leased first (no other worker extracts it
+    meanwhile) and written as soon as it is done, so a crash loses at most one batch. `extracted`
+    counts this worker's batches; what other workers extracted meanwhile counts as reused.
     """
     unique = list(dict.fromkeys(shas))
     cached = cached_shas(store, extractor)
     missing = [s for s in unique if s not in cached]
     task = progress.add_task(f"features {extractor[:24]}", total=len(missing)) if progress and missing else None
-    for start in range(0, len(missing), batch_size):
-        batch = missing[start : start + batch_size]
+
+    def work(batch: list[str]) -> None:
         write_features(store, extractor, batch, compute(load(batch)))
         if task is not None:
             progress.advance(task, len(batch))
-    return len(missing), len(unique) - len(missing)
+
+    batches = [missing[start : start + batch_size] for start in range(0, len(missing), batch_size)]
+    watch = claims.DoneWatch(store, tables.features_table(extractor), SHA)
+    extracted = claims.work_claimed(store, f"features/{extractor}", batches, work, watch.done, key=lambda sha: sha)
+    if task is not None:
+        progress.update(task, completed=len(missing))
+    return extracted, len(unique) - extracted
 
 
 def gather(store: Store, extractor: str, shas: list[str]) -> dict[str, np.ndarray]:

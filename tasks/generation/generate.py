@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 
-from artifacts import tables
+from artifacts import claims, tables
 from artifacts.images import png_bytes
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
@@ -87,24 +87,31 @@ def generate_calls(pipe, store: Store, batch: GenerationBatch, items: tuple[Item
 
 
 def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int:
-    """Generate every item of a batch in pipeline calls of settings.batch_size; return how many were made."""
+    """Generate the items of a batch in pipeline calls of settings.batch_size, each call's items under a
+    lease (no worker of any run makes them meanwhile); return how many this worker made."""
     items, variant, model = batch.items, batch.variant, batch.model
     if not items:
         return 0
     gen = variant.settings
-    pipe = cached_pipeline(model, variant.pipeline, gen.scheduler, variant.dtype, variant.device)
     meta = {"model_fingerprint": model.fingerprint, "pipeline": variant.pipeline, "device": variant.device, "dtype": variant.dtype,
             "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
             "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
     task = progress.add_task(f"generate {variant.variant_id}", total=len(items)) if progress else None
-    for start in range(0, len(items), gen.batch_size):
-        chunk = items[start : start + gen.batch_size]
+
+    def work(chunk: list[Item]) -> None:
+        # Loaded on the first call this worker leases (never, when others hold them all), then kept.
+        pipe = cached_pipeline(model, variant.pipeline, gen.scheduler, variant.dtype, variant.device)
         # Pix2PixZero's inversion takes gradients; inference mode would forbid them.
         with torch.inference_mode() if variant.device != "mps" and variant.pipeline != pix2pix_zero.PIPELINE else nullcontext():
-            generate_calls(pipe, store, batch, chunk, meta)
+            generate_calls(pipe, store, batch, tuple(chunk), meta)
         if progress:
             progress.advance(task, len(chunk))
-    return len(items)
+
+    chunks = [list(items[start : start + gen.batch_size]) for start in range(0, len(items), gen.batch_size)]
+    made = claims.work_claimed(store, "generate", chunks, work, claims.generation_watch(store).done)
+    if progress:
+        progress.update(task, completed=len(items))  # what other workers made counts as done too
+    return made
 
 
 def _source_rule(resize: str | None) -> Callable:

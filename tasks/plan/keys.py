@@ -67,12 +67,13 @@ def existing_images(store: Store, keys: set[str], verify: bool = True) -> dict[s
     `verify=False` trusts the rows (right after planning verified them); readers still check each
     PNG's checksum when they load it.
     """
-    rows = tables.latest_by(tables.read(store, tables.GENERATIONS), "key")
+    rows = {k: r for k, r in tables.latest_by(tables.read(store, tables.GENERATIONS), "key").items() if k in keys}
+    if not verify:
+        return rows
+    checked = store.verified({image_rel(k): r["sha256"] for k, r in rows.items()})  # concurrent reads from an object store
     good = {}
     for key, row in rows.items():
-        if key not in keys:
-            continue
-        if not verify or store.verify(image_rel(key), row["sha256"]):
+        if image_rel(key) in checked:
             good[key] = row
         elif store.exists(image_rel(key)):
             log.warning("%s: checksum mismatch; the image will be regenerated", store.path(image_rel(key)))

@@ -5,7 +5,8 @@ Extraction and scoring iterate the metric registry (tasks/metrics/registry.py): 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 from artifacts.store import Store
 from tasks.extractors.registry import merge_jobs, run_job
@@ -44,6 +45,19 @@ def missing_batches(store: Store, prepared: Prepared, size: int) -> list[Generat
         for start in range(0, len(mine), size):
             batches.append(prepared.batch(variant, mine[start : start + size]))
     return batches
+
+
+def spread(batches: list[GenerationBatch], workers: int) -> list[GenerationBatch]:
+    """The batches cut (at whole pipeline calls) into about `workers` pieces when there are fewer, so
+    that every worker gets some; a piece's calls are the calls its batch would have made."""
+    if workers <= 1 or len(batches) >= workers:
+        return batches
+    total, pieces = sum(len(b.items) for b in batches), []
+    for batch in batches:
+        calls = batch.variant.settings.batch_size
+        size = max(calls, math.ceil(total / workers / calls) * calls)
+        pieces += [replace(batch, items=batch.items[start : start + size]) for start in range(0, len(batch.items), size)]
+    return pieces
 
 
 def generate_batch(store: Store, batch: GenerationBatch, progress=None) -> int:

@@ -24,5 +24,5 @@ def test_round_trip_filter_and_missing_only(tmp_path):
         return {"v": np.ones((len(batch), 7), np.float32)}
 
     extracted, reused = features.extract_missing(store, "x", list("abfgf"), lambda shas: shas, compute, batch_size=1)
-    assert (extracted, reused) == (2, 2) and computed == ["f", "g"]
+    assert (extracted, reused) == (2, 2) and sorted(computed) == ["f", "g"]  # batches go in a rotated order
     assert np.array_equal(features.gather(store, "x", ["g"])["v"], np.ones((1, 7), np.float32))
