@@ -46,13 +46,21 @@ class OutsideRow:
     load: Callable[[], bytes]
 
 
-def read_outside(images: ImagesSpec, base_dir: str, task: str, who: str = "images") -> list[OutsideRow]:
-    """The rows of an images source, in file / row order (read once per process: the import stage reads them again)."""
+def read_outside(images: ImagesSpec, base_dir: str, task: str | None, who: str = "images") -> list[OutsideRow]:
+    """The rows of an images source, in file / row order (read once per process: the import stage reads them again).
+
+    task None: images only (a set for `diffeval sets`), no prompt, class or edit column needed.
+    """
     return _read_cached(canonical_json(images.model_dump()), str(base_dir), task, who)
 
 
+def forget_reads() -> None:
+    """Planning reads every source afresh (a long-lived `serve` process sees new files); the import stage then reuses it."""
+    _read_cached.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
-def _read_cached(images_json: str, base_dir: str, task: str, who: str) -> list[OutsideRow]:
+def _read_cached(images_json: str, base_dir: str, task: str | None, who: str) -> list[OutsideRow]:
     import json
 
     images = ImagesSpec(**json.loads(images_json))
@@ -72,7 +80,7 @@ def _read_cached(images_json: str, base_dir: str, task: str, who: str) -> list[O
     return _manifest_rows(local, images, task, who)
 
 
-def _folder_rows(folder: Path, images: ImagesSpec, task: str, who: str) -> list[OutsideRow]:
+def _folder_rows(folder: Path, images: ImagesSpec, task: str | None, who: str) -> list[OutsideRow]:
     """metadata.csv / .jsonl / .parquet in the folder makes it a manifest; else each image with a sidecar
     `<name>.txt` holding its prompt (or edit), or its first sub-folder naming its class."""
     if not folder.is_dir():
@@ -88,7 +96,9 @@ def _folder_rows(folder: Path, images: ImagesSpec, task: str, who: str) -> list[
     for index, path in enumerate(files):
         rel = path.relative_to(folder)
         sidecar = path.with_suffix(".txt")
-        if task == "class-conditional":
+        if task is None:
+            condition = None
+        elif task == "class-conditional":
             condition = rel.parts[0] if len(rel.parts) > 1 else None
         else:
             condition = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else None
@@ -96,7 +106,7 @@ def _folder_rows(folder: Path, images: ImagesSpec, task: str, who: str) -> list[
     return rows
 
 
-def _manifest_rows(path: Path, images: ImagesSpec, task: str, who: str) -> list[OutsideRow]:
+def _manifest_rows(path: Path, images: ImagesSpec, task: str | None, who: str) -> list[OutsideRow]:
     if path.suffix.lower() not in FILE_SUFFIXES:
         raise BadInput(f"{who}: {path}: unsupported manifest type '{path.suffix}'; use a folder or one of {', '.join(FILE_SUFFIXES)}")
     try:
@@ -106,7 +116,7 @@ def _manifest_rows(path: Path, images: ImagesSpec, task: str, who: str) -> list[
     return _records_to_rows(records, columns, images, task, f"{who}: {path}", path.parent, path.name)
 
 
-def _dataset_rows(path: str, images: ImagesSpec, task: str, who: str) -> list[OutsideRow]:
+def _dataset_rows(path: str, images: ImagesSpec, task: str | None, who: str) -> list[OutsideRow]:
     """A hub dataset id (or a local dataset folder) through datasets.load_dataset; images kept encoded."""
     import datasets  # why here: a slow import that only hub sources need
 
@@ -121,15 +131,16 @@ def _dataset_rows(path: str, images: ImagesSpec, task: str, who: str) -> list[Ou
     return _records_to_rows(ds.to_list(), ds.column_names, images, task, f"{who}: {path}", Path("."), f"{path}[{images.split}]")
 
 
-def _records_to_rows(records: list[dict], columns: list[str], images: ImagesSpec, task: str, name: str,
+def _records_to_rows(records: list[dict], columns: list[str], images: ImagesSpec, task: str | None, name: str,
                      base: Path, label: str) -> list[OutsideRow]:
     roles = columns_to_image_roles(columns, images.columns, task, name)
+    role = roles.get(CONDITION_ROLE.get(task, ""))
     rows = []
     for index, record in enumerate(records):
         cell = record.get(roles["image"])
         # Errors name the row, and the file where the row names one.
         source = f"{label}[{index}] {cell}" if isinstance(cell, str) else f"{label}[{index}]"
-        condition = record.get(roles[CONDITION_ROLE[task]]) if roles[CONDITION_ROLE[task]] else None
+        condition = record.get(role) if role else None
         model = record.get(roles["model"]) if roles["model"] else None
         rows.append(OutsideRow(index, source, None if condition is None else str(condition).strip(),
                                None if model is None else str(model), _seed(record, roles["seed"], source),
@@ -137,7 +148,7 @@ def _records_to_rows(records: list[dict], columns: list[str], images: ImagesSpec
     return rows
 
 
-def columns_to_image_roles(columns: list[str], mapping: dict[str, str], task: str, name: str) -> dict[str, str | None]:
+def columns_to_image_roles(columns: list[str], mapping: dict[str, str], task: str | None, name: str) -> dict[str, str | None]:
     """Which column holds the image, the condition, the model and the seed: the spec's mapping, then usual names."""
     found = ", ".join(columns) or "none"
     roles: dict[str, str | None] = {}
@@ -146,7 +157,7 @@ def columns_to_image_roles(columns: list[str], mapping: dict[str, str], task: st
             raise BadInput(f"{name}: column '{mapping[role]}' (images.columns.{role}) not found (found: {found}); "
                            f"fix images.columns: {{{role}: ...}}")
         roles[role] = mapping.get(role) or next((c for c in aliases if c in columns), None)
-    for needed in ("image", CONDITION_ROLE[task]):
+    for needed in ("image", CONDITION_ROLE[task]) if task else ("image",):
         if roles[needed] is None:
             raise BadInput(f"{name}: no {needed} column (found: {found}); pass images.columns: {{{needed}: COLUMN}}")
     return roles

@@ -17,6 +17,7 @@ from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
+from tasks.inputs.outside import forget_reads
 from tasks.plan.outside import OutsidePlan, conditions_from_images, plan_outside
 from tasks.plan.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
@@ -104,6 +105,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
     """Load and check everything a run needs; raises BadInput on the first problem."""
     spec = load_spec(spec_path)
+    forget_reads()  # each planning reads outside images afresh; the import stage reuses that reading
     models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path", base_dir=spec.base_dir)
               for m in spec.models if not m.outside}
     if not models and not ({"prompts", "classes", "edits"} & spec.model_fields_set):
