@@ -106,3 +106,14 @@ def test_from_the_cli_a_bad_image_is_one_line_exit_2_and_nothing_written(tmp_pat
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("diffeval: error: manifest.csv[0] images/x-0-0.png: cannot decode"), lines
     assert not (tmp_path / "store").exists()
+
+
+def test_class_conditional_images_from_class_folders_need_no_classes_section(tmp_path):
+    for label in ("tench", "church"):
+        for i in range(2):
+            random_png(tmp_path / "made" / label / f"{i}.png", seed=10 * len(label) + i)
+    spec = _spec(tmp_path, [{"name": "x", "images": {"path": "made"}}], task="class-conditional")
+    prepared = prepare(spec, Store(tmp_path / "store"))
+    assert [(c.text, c.groups) for c in prepared.conditions] == [("church", ("class:church",)), ("tench", ("class:tench",))]
+    assert sorted((i.condition_id, i.seed, i.sample_index) for i in prepared.items) == [
+        ("class-church", 0, 0), ("class-church", 0, 1), ("class-tench", 0, 0), ("class-tench", 0, 1)]
