@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -149,7 +150,7 @@ def _sets(args: argparse.Namespace) -> None:
     print_rows(result["rows"], f"{args.a} against {args.b}", columns=COLUMNS)
     if "saved" in result:
         print(f"saved {args.a} as stats:{result['saved']['name']} ({result['saved']['n']} images; npz: {result['saved']['npz']})")
-    print(f"counts: {result['counts']}", file=sys.stderr)
+    print(f"counts: {json.dumps(result['counts'])}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
