@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from artifacts import tables
 from artifacts.errors import BadInput
+from artifacts.history import read_history
 from artifacts.runfiles import list_runs, read_run_table
 from artifacts.store import Store, image_rel, ref_rel, resolve_store_root
 
@@ -32,11 +33,20 @@ def resolve_run(store: Store, run: str | None) -> str:
     return matches[0]
 
 
+def _iso(created: float) -> str:
+    return datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def runs(store: Store) -> list[dict]:
     """One row per finished run, oldest first; `created` as ISO-8601 UTC."""
     return [{**{k: r[k] for k in ("run_id", "name", "task", "status")}, "verdict": r.get("verdict"),
-             "created": datetime.fromtimestamp(r["created"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "path": r["path"]}
+             "created": _iso(r["created"]), "path": r["path"]}
             for r in list_runs(store)]
+
+
+def history(store: Store, spec: str | None = None, metric: str | None = None) -> list[dict]:
+    """Every finished run's metric rows with its verdicts (of `spec`, of `metric`), oldest run first."""
+    return [{**r, "created": _iso(r["created"])} for r in read_history(store, spec, metric)]
 
 
 def variant_list(rows: list[dict]) -> list[dict]:
@@ -56,6 +66,8 @@ def variants(store: Store, run_id: str) -> list[dict]:
 
 def empty_note(store: Store, what: str, run_id: str | None) -> str:
     """Why `inspect <what>` found no rows, and where to look instead."""
+    if what == "history":
+        return f"store {store.root}: no history rows match; every run adds its metric rows when it finishes"
     if run_id is None and what == "votes":
         return f"store {store.root}: no arena votes yet; `diffeval arena --store {store.root}` collects them"
     if run_id is None:

@@ -21,6 +21,8 @@ from flows.arena_cli import add_arena_parser, run_arena  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
+# `inspect history` in a terminal: fingerprints, settings and the baseline stay in --json.
+HISTORY_SHOWN = ["run_id", "created", "spec", "model", "metric", "group", "value", "ci_low", "ci_high", "n", "verdict", "run_verdict"]
 # Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/interrupt.py).
 INTERRUPTIBLE = {"run", "demo"}
 
@@ -37,10 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("spec", help="EvalSpec YAML file (relative paths in it resolve against its folder)")
     sub.add_parser("demo", parents=[store, out], help="build tiny models and run the built-in comparison")
     inspect = sub.add_parser("inspect", parents=[store, out], help="list runs, images, scores, metrics, pairs")
-    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes"],
+    inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes", "history"],
                          help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run; "
-                         "votes: the arena's stored votes")
+                         "votes: the arena's stored votes; history: every run's metric rows with its verdicts")
     inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
+    inspect.add_argument("--spec", default=None, help="history: only the runs of this spec name")
+    inspect.add_argument("--metric", default=None, help="history: only this metric (such as clip_score)")
     accept = sub.add_parser("accept", parents=[store], help="accept a run as its spec's new regression baseline")
     accept.add_argument("run", help="run id or prefix (see `diffeval inspect runs`)")
     accept.add_argument("--by", required=True, help="who accepts it (recorded with the run)")
@@ -105,14 +109,20 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 def _inspect(args: argparse.Namespace) -> None:
     """Rows of the store or of one run; an empty result is said on stderr, and reading creates nothing."""
     from artifacts import inspect
-    from flows.terminal import print_json, print_rows, print_variants
+    from flows.terminal import print_json, print_metric_rows, print_rows, print_variants
     from tasks.names import METRIC_COLUMNS
 
+    for flag in ("spec", "metric"):
+        if getattr(args, flag) is not None and args.what != "history":
+            raise BadInput(f"--{flag}: only `inspect history` takes it; drop it, or run `diffeval inspect history --{flag} ...`")
     store = inspect.existing_store(args.store)
-    # runs and votes are store-wide (votes of one run with --run); the rest are of one run, the latest by default.
-    store_wide = args.what == "runs" or (args.what == "votes" and args.run is None)
+    # runs, history and votes are store-wide (votes of one run with --run); the rest are of one run, the latest by default.
+    store_wide = args.what in ("runs", "history") or (args.what == "votes" and args.run is None)
     run_id = None if store_wide else inspect.resolve_run(store, args.run)
-    rows = inspect.runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, run_id)
+    if args.what == "history":
+        rows = inspect.history(store, args.spec, args.metric)
+    else:
+        rows = inspect.runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, run_id)
     if not rows:
         print(f"diffeval: {inspect.empty_note(store, args.what, run_id)}", file=sys.stderr)
     if args.json:
@@ -120,9 +130,10 @@ def _inspect(args: argparse.Namespace) -> None:
         return
     variants = inspect.variants(store, run_id) if run_id else []
     # Metric rows also carry their sweep cell and FID recipe: those stay in --json, off the table.
-    columns = list(METRIC_COLUMNS) if args.what == "metrics" else None
+    columns = list(METRIC_COLUMNS) if args.what == "metrics" else HISTORY_SHOWN if args.what == "history" else None
     title = f"{args.what} of run {run_id}" if run_id else f"{args.what} in {store.root}"
-    print_variants(variants, print_rows(rows, title, variants, columns))
+    show = print_metric_rows if args.what == "metrics" else print_rows  # metrics: less per-group sets on too few images
+    print_variants(variants, show(rows, title, variants, columns))
 
 
 def _sets(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ import re
 from typing import Annotated
 
 from prefect import flow, task
+from prefect.tasks import exponential_backoff
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -19,6 +20,7 @@ from pydantic import WithJsonSchema
 
 from artifacts import tables
 from artifacts.store import Store
+from tasks.inputs.network import is_network_error
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared, prepare
 from tasks.plan.units import GenerationBatch
@@ -33,7 +35,20 @@ SHARD_SIZE = 256
 AlreadyPrepared = Annotated[Prepared | None, WithJsonSchema({"type": "null", "description": "filled in by `diffeval run`; leave empty"})]
 
 
-@task(name="prepare-and-plan", cache_policy=NO_CACHE)
+# Only the step that reaches the hub (models, prompt and class sets, reference datasets) retries, and
+# only on network errors: bad input fails at once, and generate/extract/score never retry.
+HUB_RETRIES = 3
+HUB_BACKOFF_S = 10.0  # then 20 s, 40 s: a hub blip at 2 a.m. passes, a real outage fails within ~70 s
+
+
+def retry_on_network_error(task, task_run, state) -> bool:
+    """Prefect's retry_condition_fn: retry when the failure is the network's (tasks/inputs/network.py)."""
+    error = state.data if isinstance(state.data, BaseException) else getattr(state.data, "result", None)  # or a ResultRecord's
+    return isinstance(error, BaseException) and is_network_error(error)
+
+
+@task(name="prepare-and-plan", cache_policy=NO_CACHE, retries=HUB_RETRIES,
+      retry_delay_seconds=exponential_backoff(backoff_factor=HUB_BACKOFF_S), retry_condition_fn=retry_on_network_error)
 def prepare_task(spec_path: str, store_root: str, prepared: Prepared | None = None) -> tuple[Prepared, list[GenerationBatch]]:
     """Load the spec, its prompts/classes/edits and models, compute every generation key (unless the
     caller has: `prepared`), and diff the keys against the store (checksums verified): the batches of

@@ -109,6 +109,18 @@ def print_rows(rows: list[dict], title: str, variants: list[dict] = (), columns:
     return used
 
 
+def print_metric_rows(rows: list[dict], title: str, variants: list[dict] = (), columns: list[str] | None = None) -> list[str]:
+    """Metric rows as `print_rows` prints them, less the per-group set metrics on too few images (flagged
+    `below_min_images`), which one note then counts; returns the labels shown as ids."""
+    from tasks.metrics.group_size import left_out_note, shown_rows
+
+    used = print_rows(shown_rows(rows), title, variants, columns)
+    note = left_out_note(rows)
+    if note:
+        print(f"note: {note}\n")
+    return used
+
+
 def print_variants(variants: list[dict], used: list[str]) -> None:
     """Each variant shown as an id, once: its id, model and the settings of its sweep cell."""
     ids = variant_ids(variants)
@@ -123,10 +135,15 @@ def print_summary(summary: dict) -> None:
     """A finished run for a person: metrics of group `all`, paired comparisons, where the report is."""
     import sys
 
+    from tasks.metrics.group_size import left_out_note
+
     variants = summary.get("variants") or []
     metrics = [m for m in summary["metrics"] if m["group"] == "all"]
     used = print_rows(metrics, "Metrics (group all; every group: diffeval inspect metrics)", variants,
                       ["model", "metric", "value", "ci_low", "ci_high", "n"])
+    note = left_out_note(summary["metrics"])
+    if note:
+        print(f"note: {note}\n")
     if summary["comparisons"]:
         used += print_rows(summary["comparisons"], "Paired comparisons (a − b)", variants,
                            ["a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n"])

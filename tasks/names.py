@@ -13,3 +13,6 @@ GROUP_ALL = "all"
 
 METRIC_COLUMNS = ("model", "metric", "group", "value", "ci_low", "ci_high", "n")
 COMPARISON_COLUMNS = ("a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n")
+
+# A metric row's flag: a per-group set metric on fewer images than metrics.min_group_images (kept, not shown).
+BELOW_MIN_IMAGES = "below_min_images"

@@ -164,6 +164,8 @@ class MetricsSpec(Frozen):
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
+    # Set metrics (FID, KID, ...) of a group other than `all` are shown only on at least this many images a side.
+    min_group_images: int = Field(default=50, ge=1)
     # Plug-in metrics: modules to import (each registers its metrics) and options by metric name.
     plugins: list[str] = Field(default_factory=list)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -230,6 +232,8 @@ class RegressionSpec(Frozen):
 class ReportSpec(Frozen):
     # None: each variant's first seed; "all": every seed; a list: those seeds (a row per seed).
     grid_seeds: Literal["all"] | Annotated[list[int], Field(min_length=1)] | None = None
+    # The report's trend plots show this many most recent runs of the spec; 0: no plots (no matplotlib import).
+    trend_runs: int = Field(default=10, ge=0)
 
 
 class EvalSpec(Frozen):

@@ -57,7 +57,7 @@ def grid_to_heatmap_png(values: list[list[float]], row_labels: list[str], col_la
     ax.set_xlabel(col_axis)
     ax.set_ylabel(row_axis)
     ax.set_title(title)
-    fig.colorbar(mesh, ax=ax)
+    fig.colorbar(mesh, ax=ax).formatter.set_useOffset(False)  # plain values, as in the cells
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
     return png_bytes(Image.open(buffer))

@@ -1,4 +1,4 @@
-"""report.html: metric and comparison tables and an image grid, self-contained in the run folder."""
+"""report.html: the page frame, tables and the image grid (the verdict and plots on top: glance.py, plots.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from artifacts.store import Store, image_rel, ref_rel, run_rel
 from tasks.plan.units import Condition, Item
 
 GRID_ROWS = 60
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right}th{background:#f4f4f4}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right;overflow-wrap:normal}th{background:#f4f4f4}
 td.l,th.l{text-align:left}.grid img{width:160px;height:auto;image-rendering:pixelated}.warn{color:#a40}
-.bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}"""
+.bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}
+.scroll{max-width:100%;overflow-x:auto}.plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+img.plot{max-width:100%;height:auto}"""
 
 
 def fmt_number(value: float) -> str:
@@ -36,7 +38,7 @@ def html_table(rows: list[dict], columns: list[str], caption: str = "", row_clas
         cells = "".join(f"<td class='l'>{_fmt(r.get(c))}</td>" if isinstance(r.get(c), str) else f"<td>{_fmt(r.get(c))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<tr>{head}</tr>{''.join(body)}</table>"
+    return f"<div class='scroll'><table>{cap}<tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _cell(store: Store, run_id: str, src_rel: str, name: str, alt: str, title: str) -> str:
@@ -89,13 +91,13 @@ def image_grid(store: Store, run_id: str, items: Sequence[Item], conditions: Seq
             rows.append(f"<tr><td class='l'>{html.escape(label)}</td>{''.join(cells)}</tr>")
     more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
     return (f"<h2>Samples</h2>{_grid_caption(picks, items, chosen is not None)}"
-            f"<table class='grid'><tr>{head}</tr>{''.join(rows)}</table>{more}")
+            f"<div class='scroll'><table class='grid'><tr>{head}</tr>{''.join(rows)}</table></div>{more}")
 
 
 def write_report(store: Store, run_id: str, title: str, sections: list[str]) -> str:
     """Write runs/<run_id>/report.html from ready HTML sections; return its absolute path."""
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
     rel = run_rel(run_id, "report.html")
     store.write_text(rel, page)
     return str(store.path(rel))

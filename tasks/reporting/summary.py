@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import time
 
+from artifacts.history import append_history, read_history
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from artifacts.store import Store, run_rel
 from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
+from tasks.reporting.history import run_to_history_rows
+from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
+from tasks.metrics.group_size import left_out_note, shown_rows
 from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared
+from tasks.reporting.glance import glance_sections
 from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
 from tasks.stages.run import Scored
 from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
@@ -51,6 +58,15 @@ def _verdicts(store: Store, prepared: Prepared, baseline: str, scores: list[dict
     return verdicts, shared_conditions(read_run_table(store, baseline, "conditions"), [c.to_row() for c in prepared.conditions])
 
 
+def _history_rows(prepared: Prepared, run_id: str, baseline: str | None, verdict: str, metrics: list[dict],
+                  verdicts: list[dict]) -> list[dict]:
+    run = {"run_id": run_id, "created": time.time(), "spec": prepared.spec.name, "task": prepared.spec.task,
+           "baseline_run": baseline, "run_verdict": verdict}
+    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.models[v.model].fingerprint,
+                 "settings": dict(v.cell)} for v in prepared.variants]
+    return run_to_history_rows(run, variants, metrics, verdicts)
+
+
 def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     """Write the run folder (spec, tables, report, summary.json), register it, return the summary."""
     store, prepared, run_id = ctx.store, ctx.prepared, ctx.run_id
@@ -67,14 +83,24 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "comparisons", comparisons)
     baseline = baseline_run(store, spec.name, run_id)
     previous = baseline["run_id"] if baseline else None
-    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, metrics) if previous else ([], None)
+    shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
+    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, shown) if previous else ([], None)
     verdict = run_verdict(verdicts)
+    left_out = left_out_note(metrics, spec.metrics.min_group_images)
+    history = _history_rows(prepared, run_id, previous, verdict, metrics, verdicts)
+    append_history(store, history)  # before register_run: readers keep registered runs' rows only
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
-        html_table(metrics, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
+        # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
+        *glance_sections(shown, comparisons, prepared.variants,
+                         f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else ""),
+        trend_section(read_history(store, spec.name) + history, spec.report.trend_runs),
+        "<h2>Tables</h2>",
+        html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
+        f"<p class='warn'>{html.escape(left_out)}</p>" if left_out else "",
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
                    f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",

@@ -30,6 +30,7 @@ def trade_off_sections(ctx: RunContext, metric_rows: list[dict]) -> list[str]:
             name = f"heatmap-{model}-{metric}.png".replace("/", "_")
             ctx.store.write_bytes(run_rel(ctx.run_id, name), grid_to_heatmap_png(grid, rows, cols, f"{model} · {metric}", axes[0], axes[1]))
             table = [{axes[0]: r, **{f"{axes[1]}={c}": grid[i][j] for j, c in enumerate(cols)}} for i, r in enumerate(rows)]
-            sections.append(f"<h3>{html.escape(model)} · {metric}</h3><img src='{html.escape(name)}' alt='{metric} heatmap'>"
+            # The heatmap itself is embedded among the report's plots; the PNG stays beside it as a file to share.
+            sections.append(f"<h3>{html.escape(model)} · {metric}</h3><p>Heatmap: <a href='{html.escape(name)}'>{html.escape(name)}</a></p>"
                             + html_table(table, list(table[0]), f"{metric}: rows {axes[0]}, columns {axes[1]}"))
     return ["<h2>Edit strength against fidelity</h2>" + "".join(sections)] if sections else []

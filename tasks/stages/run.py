@@ -12,6 +12,7 @@ from tasks.extractors.registry import merge_jobs, run_job
 from tasks.generation.generate import generate_missing
 from tasks.generation.import_images import import_missing
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
+from tasks.metrics.group_size import flag_small_groups, shown_rows
 from tasks.metrics.registry import enabled_metrics
 from tasks.plan.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
@@ -96,7 +97,9 @@ def score_stage(ctx: RunContext) -> Scored:
     sets = [m for m in metrics if m.kind == "set"]
     if sets:
         out.metrics += score_sets(ctx, sets)
-        out.sections.append(fragility_section(out.metrics))
+    out.metrics = flag_small_groups(out.metrics, spec.metrics.min_group_images)
+    if sets:
+        out.sections.append(fragility_section(shown_rows(out.metrics)))  # warnings of the rows the report shows
     summary = seed_summary(out.metrics, ctx.variants)
     if summary:
         out.sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))

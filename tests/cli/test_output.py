@@ -57,7 +57,7 @@ def test_report_grid_shows_every_seed(swept):
     _, _, summary = swept
     report = Path(summary["report"]).read_text()
     assert "Seeds shown: 0, 1 (a row per seed) of 0, 1 generated" in report
-    assert report.count("<img") == 3 * 2 * 4  # prompts x seeds x variants
+    assert report.count("<img src='images/") == 3 * 2 * 4  # prompts x seeds x variants
 
 
 def test_run_json_from_a_real_process_is_one_object(swept):

@@ -29,3 +29,28 @@ def t2i_spec(folder: Path, tiny: dict, prompts: list[str] = PROMPTS, names=("a",
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+def regression_spec(folder: Path, tiny: dict, swapped: bool) -> str:
+    """Models a and b; `swapped` points each name at the other's weights, so one of them gets worse.
+
+    One prompt and one seed: no CI, so the paired point estimate against tolerance 0 decides (the CI
+    path is tested in tests/reporting/test_verdicts.py). The swapped spec reuses every image.
+    """
+    paths = [tiny["sd-b"], tiny["sd-a"]] if swapped else [tiny["sd-a"], tiny["sd-b"]]
+    models = [{"name": n, "path": str(p)} for n, p in zip("ab", paths)]
+    return str(t2i_spec(folder, tiny, ["a red cat"], models=models, regression={"tolerance": {"clip_score": 0.0}, "fail": True}))
+
+
+def _upstream(task_run) -> set:
+    return {i.id for inputs in task_run.task_inputs.values() for i in inputs}
+
+
+def assert_dag(task_runs: list) -> None:
+    """The task runs of one evaluation that generated images form the DAG: prepare -> generate -> extract -> score."""
+    by_name: dict[str, list] = {}
+    for t in task_runs:
+        by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t)
+    (prepare,), generate, (extract,), (score,) = (by_name[n] for n in ("prepare-and-plan", "generate", "extract", "score-and-report"))
+    assert generate and all(_upstream(g) == {prepare.id} for g in generate)
+    assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}

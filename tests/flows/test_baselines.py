@@ -5,6 +5,7 @@ that name the store.
 """
 
 import asyncio
+import json
 
 import pytest
 
@@ -13,20 +14,9 @@ from artifacts.store import Store
 from flows.cli import main, run_spec
 from flows.evaluate import _artifact_key
 from tasks.reporting.summary import RegressionFailed
-from tests.flows.helpers import t2i_spec
+from tests.flows.helpers import assert_dag, regression_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _spec(folder, tiny, swapped: bool):
-    """Models a and b; `swapped` points each name at the other's weights, so one of them gets worse.
-
-    One prompt and one seed: no CI, so the paired point estimate against tolerance 0 decides (the CI
-    path is tested in tests/unit/test_verdicts.py).
-    """
-    paths = [tiny["sd-b"], tiny["sd-a"]] if swapped else [tiny["sd-a"], tiny["sd-b"]]
-    models = [{"name": n, "path": str(p)} for n, p in zip("ab", paths)]
-    return str(t2i_spec(folder, tiny, ["a red cat"], models=models, regression={"tolerance": {"clip_score": 0.0}, "fail": True}))
 
 
 def _run(spec: str, store: str) -> dict:
@@ -52,15 +42,11 @@ def _flow_runs_of(store: str) -> list:
     return asyncio.run(read())
 
 
-def _upstream(task_run) -> set:
-    return {i.id for inputs in task_run.task_inputs.values() for i in inputs}
-
-
 def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     store = str(tmp_path / "store")
     for name in ("good", "bad"):
         (tmp_path / name).mkdir()
-    good, bad = (_spec(tmp_path / name, tiny_models, name == "bad") for name in ("good", "bad"))
+    good, bad = (regression_spec(tmp_path / name, tiny_models, name == "bad") for name in ("good", "bad"))
     first = _run(good, store)
     second = _run(bad, store)
     third = _run(bad, store)
@@ -75,16 +61,23 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     assert fourth["baseline_why"] == "accepted by alice: swapped on purpose"
     registry = [r["verdict"] for r in list_runs(Store(store))]
     assert registry == ["passed", "regressed", "regressed", "passed"]
+    _check_history(store, [first, second, third, fourth], capsys)
 
     runs = _flow_runs_of(store)
     assert [r.state.type.value for r, _ in runs] == ["COMPLETED", "FAILED", "FAILED", "COMPLETED"]
-    by_name = {}
-    for t in runs[0][1]:
-        by_name.setdefault(t.name.rsplit("-", 1)[0], []).append(t)
-    (prepare,), generate, (extract,), (score,) = (by_name[n] for n in ("prepare-and-plan", "generate", "extract", "score-and-report"))
-    assert generate and all(_upstream(g) == {prepare.id} for g in generate)
-    assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
+    assert_dag(runs[0][1])
     assert _artifact_keys(runs[0][0].id) == {f"{_artifact_key('t2i-test', str(Store(store).root))}-{k}" for k in ("metrics", "summary")}
+
+
+def _check_history(store: str, summaries: list[dict], capsys) -> None:
+    """The history table holds each night's rows with its verdicts; the last report plots them."""
+    assert main(["inspect", "history", "--store", store, "--metric", "clip_score", "--json"]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out)["rows"] if r["group"] == "all"]
+    assert [r["run_id"] for r in rows] == [s["run_id"] for s in summaries for _ in "ab"]
+    assert [r["run_verdict"] for r in rows[::2]] == ["passed", "regressed", "regressed", "passed"]
+    assert [r["verdict"] for r in rows[2:4]].count("regressed") == 1 and rows[0]["verdict"] is None
+    report = open(summaries[-1]["report"]).read()
+    assert report.count("src='data:image/png;base64,") == 1 and "The last 4 runs" in report
 
 
 def _artifact_keys(flow_run_id) -> set:
@@ -106,7 +99,7 @@ def test_artifact_keys_differ_between_stores():
 def test_accept_without_a_reason_is_refused(tiny_models, tmp_path, capsys):
     store = str(tmp_path / "store")
     (tmp_path / "s").mkdir()
-    run_spec(_spec(tmp_path / "s", tiny_models, False), store)
+    run_spec(regression_spec(tmp_path / "s", tiny_models, False), store)
     capsys.readouterr()
     assert main(["accept", "latest", "--store", store, "--by", "bob", "--why", " "]) == 2
     err = capsys.readouterr().err.strip().splitlines()

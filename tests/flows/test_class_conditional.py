@@ -9,9 +9,11 @@ import yaml
 from PIL import Image
 
 from artifacts import inspect
+from artifacts.runfiles import read_run_table
 from artifacts.store import Store
 from flows.cli import main, run_spec
 from tasks.inputs.references import procedural_reference_set
+from tests.reporting.test_report_browser import WIDTH, open_report
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 LABELS = ["tench", "goldfish", "church"]
@@ -97,7 +99,30 @@ def test_rows_carry_groups_record_and_sweep_summary(dit_run):
     assert per_class["record"]["kid_subset_size"] == 2 and per_class["record"]["reduced"] == ["kid subset_size 4 -> 2"]
     assert "is_splits" not in per_class["record"]  # no IS per class
     report = Path(summary["report"]).read_text()
-    assert "Mean ± sd over seeds" in report and "rank-deficient" in report and "were cut to fit small sets" in report
+    assert "Mean ± sd over seeds" in report and "rank-deficient" in report
+
+
+def test_per_class_sets_on_too_few_images_are_flagged_kept_and_left_out_of_the_report(dit_run, tmp_path):
+    folder, _, summary = dit_run
+    rows = read_run_table(Store(folder / "store"), summary["run_id"], "metrics")
+    assert {r["below_min_images"] for r in rows if r["group"].startswith("class:")} == {True}  # 2 images a class < 50
+    assert not any(r["below_min_images"] for r in rows if r["group"] == "all")
+    page = Path(summary["report"]).read_text()
+    assert "class:tench</td>" not in page and "were cut to fit small sets" not in page  # the cut KID of hidden classes too
+    assert "3 group(s) (class:church, class:goldfish, class:tench) left out of the per-group fid, kid, kid_std: fewer than 50" in page
+    assert page.index("At a glance") < page.index("<h2>Plots</h2>") < page.index("<h2>Tables</h2>")
+    seen = open_report(summary["report"], tmp_path)
+    assert seen["missing"] == [] and seen["scroll_width"] <= WIDTH and seen["images"] > 6
+
+
+def test_min_group_images_from_the_spec_shows_the_classes_it_allows(dit_run, tiny_models):
+    folder, _, _ = dit_run
+    metrics = {"fid": {}, "kid": {"subsets": 5, "subset_size": 4}, "is": {"splits": 2},
+               "inception_weights": str(tiny_models["inception"]), "min_group_images": 2}
+    summary = run_spec(str(dit_spec(folder, tiny_models, name="dit-min-2", metrics=metrics)), str(folder / "store"))
+    assert summary["counts"]["images_generated"] == 0
+    page = Path(summary["report"]).read_text()
+    assert "class:tench</td>" in page and "were cut to fit small sets" in page and "left out of the per-group" not in page
 
 
 def test_second_run_and_another_spec_reuse_every_feature(dit_run, tiny_models, tmp_path):

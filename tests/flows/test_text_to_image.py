@@ -34,9 +34,9 @@ def test_cold_run_generates_everything_and_reports(first_run):
     (cmp,) = summary["comparisons"]
     assert (cmp["a"], cmp["b"], cmp["metric"], cmp["n"]) == ("a", "b", "clip_score", 3)
     report = Path(summary["report"]).read_text()
-    for src in re.findall(r"src='([^']+)'", report):
-        assert not src.startswith("/") and (Path(summary["report"]).parent / src).is_file()
-    assert report.count("<img") == 6
+    for src in re.findall(r"src='([^']+)'", report):  # plots are in the page (data:), sample images beside it
+        assert src.startswith("data:image/png;base64,") or not src.startswith("/") and (Path(summary["report"]).parent / src).is_file()
+    assert report.count("<img src='images/") == 6
 
 
 def test_second_run_generates_and_extracts_nothing(first_run):
