@@ -1,8 +1,9 @@
-"""`diffeval`: run, demo, inspect, accept, models tiny, serve. Bad input → one line on stderr, exit 2."""
+"""`diffeval`: run, demo, inspect, accept, models tiny, serve, sets. Bad input → one line on stderr, exit 2."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -59,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 2 * * *", help='cron schedule, UTC (default "0 2 * * *": 02:00 every night)')
     serve.add_argument("--name", default="nightly-serve", help="deployment name shown in the Prefect UI (default: nightly-serve; "
                        "a name a work-pool deployment has is refused)")
+    sets = sub.add_parser("sets", parents=[store, out], help="FID, KID, IS (every registered set metric) between two sets of "
+                          "images: folders, manifests, datasets, stats:NAME or .npz statistics")
+    sets.add_argument("a", help="the reference set: a folder, a manifest (.csv .jsonl .parquet), a hub dataset id or dataset "
+                      "folder, stats:NAME (saved with --save-stats) or a pytorch-fid / clean-fid .npz (FID only)")
+    sets.add_argument("b", nargs="?", default=None, help="the set to score against A (the same kinds); leave out with --save-stats")
+    sets.add_argument("--metric", action="append", default=[], help="a registered set metric (repeatable; default: fid, kid, is)")
+    sets.add_argument("--save-stats", default=None, metavar="NAME", help="save A's statistics under NAME in the store "
+                      "(reuse them as stats:NAME; the .npz of its Inception mu and sigma is written too)")
+    sets.add_argument("--spec", default=None, help="take the metric settings, Inception weights and preprocessing from this "
+                      "EvalSpec's metrics and reference sections (so the values compare with its runs)")
+    sets.add_argument("--inception-weights", default=None, help="the FID Inception state dict (default: the spec's, else the download)")
+    sets.add_argument("--center-crop", default=None, type=lambda v: v if v == "none" else int(v),
+                      help="center crop size or none (default: the spec's, else none)")
+    sets.add_argument("--resize", default=None, choices=["none", "clean", "legacy"], help="resize mode (default: the spec's, else none)")
+    sets.add_argument("--resize-to", default=None, type=int, help="resize target (default 299 with a resize mode)")
+    sets.add_argument("--small", default=None, choices=["error", "upscale", "skip"], help="images smaller than the crop")
     add_arena_parser(sub, store)
     return parser
 
@@ -137,6 +154,34 @@ def _inspect(args: argparse.Namespace) -> None:
     print_variants(variants, show(rows, title, variants, columns))
 
 
+def _sets(args: argparse.Namespace) -> None:
+    """`diffeval sets A B`: the set metrics between two sets; features cached in the store like a run's."""
+    from pathlib import Path
+
+    from artifacts.store import Store
+    from flows.terminal import print_json, print_rows
+    from tasks.stages.set_against_set import COLUMNS, SetsRequest, sets_to_rows
+
+    store = Store(args.store)
+    store.check_writable()
+    weights = str(Path(args.inception_weights).expanduser().resolve()) if args.inception_weights else None
+    request = SetsRequest(a=args.a, b=args.b, metrics=tuple(args.metric), save_stats=args.save_stats, spec=args.spec,
+                          inception_weights=weights, center_crop=args.center_crop, resize=args.resize,
+                          resize_to=args.resize_to, small=args.small)
+    if args.b is None and args.save_stats is None:
+        from artifacts.errors import BadInput
+
+        raise BadInput("diffeval sets: give two sets (A B), or one with --save-stats NAME")
+    result = sets_to_rows(store, request)
+    if args.json:
+        print_json({"store": str(store.root), **result})
+        return
+    print_rows(result["rows"], f"{args.a} against {args.b}", columns=COLUMNS)
+    if "saved" in result:
+        print(f"saved {args.a} as stats:{result['saved']['name']} ({result['saved']['n']} images; npz: {result['saved']['npz']})")
+    print(f"counts: {json.dumps(result['counts'])}", file=sys.stderr)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         _print_summary(run_spec(args.spec, args.store, _runner_override(args)), args.json)
@@ -170,6 +215,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if API_LOGS_OFF_HERE:
             os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
         serve(args.spec, args.cron, args.name, args.store)
+    elif args.command == "sets":
+        _sets(args)
     elif args.command == "arena":
         return run_arena(args)
     return 0

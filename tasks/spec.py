@@ -65,24 +65,63 @@ class GenerationSpec(Frozen):
 GENERATION_FIELDS = frozenset(GenerationSpec.model_fields)
 
 
+IMAGE_ROLES = ("image", "prompt", "class", "edit", "model", "seed")
+
+
+class ImagesSpec(Frozen):
+    """Images made elsewhere, standing in for a pipeline: a folder, a manifest file or a hub dataset.
+
+    columns maps roles (image, prompt, class, edit, model, seed) to column names, as for prompt files;
+    model: which rows are this model's where the manifest has a model column (default: the model's name).
+    """
+
+    path: str = Field(min_length=1)
+    source: Literal["auto", "folder", "file", "hf"] = "auto"
+    split: str = "train"
+    columns: dict[str, str] = Field(default_factory=dict)
+    model: str | None = None
+    on_bad_image: Literal["error", "skip"] = "error"
+
+    @field_validator("columns")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(IMAGE_ROLES)
+        if unknown:
+            raise ValueError(f"unknown column role(s) {sorted(unknown)}; use {', '.join(IMAGE_ROLES)}")
+        return value
+
+
 class ModelSpec(Frozen):
-    """A model to evaluate; any generation field may be overridden per model."""
+    """A model to evaluate: a pipeline (`path`, any generation field overridable) or images made elsewhere (`images`)."""
 
     name: str = Field(min_length=1)
-    path: str = Field(min_length=1)
+    path: str | None = Field(default=None, min_length=1)
+    images: ImagesSpec | None = None
     revision: str | None = None
     pipeline: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _path_or_images(self) -> "ModelSpec":
+        if (self.path is None) == (self.images is None):
+            raise ValueError(f"model {self.name}: give exactly one of path (a pipeline) or images (made elsewhere)")
+        return self
+
+    @property
+    def outside(self) -> bool:
+        """True when the model's images were made elsewhere (read, not generated)."""
+        return self.images is not None
 
     @model_validator(mode="before")
     @classmethod
     def _collect_overrides(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        own = {"name", "path", "revision", "pipeline", "overrides"}
+        own = {"name", "path", "images", "revision", "pipeline", "overrides"}
         unknown = set(data) - own - GENERATION_FIELDS
         if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)}; a model takes name, path, revision, pipeline and generation fields")
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; a model takes name, path (or images), revision, pipeline "
+                             "and generation fields")
         overrides = dict(data.get("overrides") or {})
         overrides.update({k: v for k, v in data.items() if k in GENERATION_FIELDS})
         return {**{k: v for k, v in data.items() if k in own}, "overrides": overrides}
@@ -238,7 +277,7 @@ class EvalSpec(Frozen):
             raise ValueError(f"models: names must be unique (got {names})")
         for model in self.models:
             self.generation_for(model)
-        if self.task == "class-conditional" and self.classes is None:
+        if self.task == "class-conditional" and self.classes is None and not all(m.outside for m in self.models):
             raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
         if (self.metrics.fid or self.metrics.kid) and self.reference is None:
             raise ValueError("metrics fid/kid need a reference: {path: ...} section with real images")

@@ -55,5 +55,5 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
 METRIC = register(Metric(
     IS, "set", "higher", "set", "tests/metrics/test_fid.py::test_inception_score_matches_torchmetrics_with_the_same_seed",
     lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.inception_score is not None,
-    fit=fit, per_class=False,
+    fit=fit, per_class=False, reads_reference=False,
 ))

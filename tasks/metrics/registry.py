@@ -44,6 +44,8 @@ class Metric:
     enabled(spec): whether the spec asks for it; None for a plug-in (see the module docstring).
     fit(spec, n_real, n_fake): set metrics: the settings a set of that size takes, and what was cut.
     per_class: set metrics: also computed per class (IS of a single class says nothing).
+    reads_reference: set metrics: False when only the generated set is read (IS); `diffeval sets` then
+           scores each set on its own instead of one against the other.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Metric:
     fit: Callable[["EvalSpec", int, int], tuple[dict, list[str]]] | None = None
     per_class: bool = True
     module: str = ""
+    reads_reference: bool = True
 
     def is_enabled(self, spec: "EvalSpec") -> bool:
         if self.enabled is not None:
@@ -122,3 +125,11 @@ def direction(name: str) -> int:
     _load_builtin()
     metric = _METRICS.get(name)
     return 0 if metric is None else (1 if metric.better == "higher" else -1)
+
+
+def registered_set_metrics(spec: "EvalSpec") -> list[str]:
+    """Names of every set metric that can be enabled (ours, entry points, the spec's plug-ins), in BUILTIN order."""
+    load_plugins(spec)
+    rank = {module: i for i, module in enumerate(BUILTIN)}
+    ordered = sorted(enumerate(_METRICS.values()), key=lambda pair: (rank.get(pair[1].module, len(BUILTIN)), pair[0]))
+    return [m.name for _, m in ordered if m.kind == "set"]

@@ -17,7 +17,9 @@ from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
-from tasks.plan.units import Condition, GenerationBatch, Item, Variant
+from tasks.inputs.outside import forget_reads
+from tasks.plan.outside import OutsidePlan, conditions_from_images, plan_outside
+from tasks.plan.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
 from tasks.stages.sets import store_references, wants_inception
 
@@ -40,6 +42,8 @@ class Prepared(BaseModel):
     items: tuple[Item, ...]
     metric_models: dict[str, ResolvedModel] = {}
     references: list[dict] = []
+    outside: dict[str, OutsideImages] = {}  # variant -> where its images made elsewhere are read from
+    skipped: dict[str, list[str]] = {}  # variant -> images made elsewhere that failed to decode (on_bad_image: skip)
 
     @functools.cached_property
     def condition_map(self) -> dict[str, Condition]:
@@ -49,8 +53,10 @@ class Prepared(BaseModel):
         """What a worker needs to generate `items` of `variant`, and nothing else."""
         needed = dict.fromkeys(i.condition_id for i in items)
         edits = self.spec.edits.resize if self.spec.edits is not None else "center-crop"
+        outside = self.outside.get(variant.variant_id)
         return GenerationBatch(variant, self.models[variant.model], tuple(self.condition_map[c] for c in needed), tuple(items),
-                               edits if self.spec.task == "image-to-image" else None)
+                               edits if self.spec.task == "image-to-image" else None,
+                               outside.only(i.key for i in items) if outside is not None else None)
 
     @model_serializer
     def _summary(self) -> dict:
@@ -79,6 +85,8 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
     variants = []
     for cell in spec.sweep.cells():
         for index, model in enumerate(spec.models):
+            if model.outside:
+                continue  # planned by tasks/plan/outside.py: one variant, whatever the sweep
             gen = spec.generation_for(model, cell)
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
@@ -97,9 +105,16 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
     """Load and check everything a run needs; raises BadInput on the first problem."""
     spec = load_spec(spec_path)
+    forget_reads()  # each planning reads outside images afresh; the import stage reuses that reading
     models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path", base_dir=spec.base_dir)
-              for m in spec.models}
-    conditions = spec_to_conditions(spec, store, [m.local_dir for m in models.values()])
+              for m in spec.models if not m.outside}
+    if not models and not ({"prompts", "classes", "edits"} & spec.model_fields_set):
+        conditions = conditions_from_images(spec)  # every model is images made elsewhere: their prompts / classes
+    else:
+        conditions = spec_to_conditions(spec, store, [m.local_dir for m in models.values()])
+    # Before anything is written (references, facts): a bad image made elsewhere leaves nothing behind.
+    outside: list[OutsidePlan] = [plan_outside(spec, i, conditions) for i, m in enumerate(spec.models) if m.outside]
+    models |= {p.variant.model: p.model for p in outside}
     metric_models = resolve_metric_models(spec)
     if wants_inception(spec):
         references = store_references(spec, store)
@@ -109,5 +124,9 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     variants = spec_to_variants(spec, models, facts)
     items = [item for v in variants for item in plan_variant(v, models[v.model], conditions, facts)]
     facts.save()  # every input is checked by now
+    variants += [p.variant for p in outside]
+    items += [item for p in outside for item in p.items]
     return Prepared(spec=spec, spec_path=str(Path(spec_path).resolve()), conditions=tuple(conditions), models=models,
-                    variants=tuple(variants), items=tuple(items), metric_models=metric_models, references=references)
+                    variants=tuple(variants), items=tuple(items), metric_models=metric_models, references=references,
+                    outside={p.variant.variant_id: p.source for p in outside},
+                    skipped={p.variant.variant_id: p.skipped for p in outside if p.skipped})

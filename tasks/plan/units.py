@@ -4,6 +4,7 @@ Condition: what one image is conditioned on (a prompt, a class, an edit pair) wi
 Variant: one model in one sweep cell, with the settings it runs with and those its pipeline ignores.
 Item: one image to exist (its generation key, variant, condition, seed and sample index).
 GenerationBatch: what a generation worker receives, and nothing else.
+OutsideImages: for a model whose images were made elsewhere, where an import worker reads each item's image.
 
 Each has `to_row()` / `from_row()` for Parquet run tables (nested values as JSON text, as the run
 tables store them) and pickles as it is.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.models.resolve import ResolvedModel
-from tasks.spec import GenerationSpec
+from tasks.spec import GenerationSpec, ImagesSpec
 
 
 def _loaded(value: Any) -> Any:
@@ -96,16 +97,34 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class OutsideImages:
+    """Where a variant's images made elsewhere come from: its images section (read again by the import
+    worker) and, per item key, the source row and the sha256 of the PNG planning made of it."""
+
+    images: ImagesSpec
+    base_dir: str
+    task: str
+    who: str
+    rows: dict[str, tuple[int, str]]
+
+    def only(self, keys) -> "OutsideImages":
+        """The same source, limited to `keys` (what one batch imports)."""
+        return OutsideImages(self.images, self.base_dir, self.task, self.who, {k: self.rows[k] for k in keys})
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationBatch:
     """Everything one generation call needs: the variant, its resolved model, the conditions its items
     use and the items. `source_resize` is how an edit's source image becomes the pipeline's input
-    (`stretch` or `center-crop`; None when no item has a source image)."""
+    (`stretch` or `center-crop`; None when no item has a source image). `outside`: the images are read
+    from there instead of generated (a model made elsewhere)."""
 
     variant: Variant
     model: ResolvedModel
     conditions: tuple[Condition, ...]
     items: tuple[Item, ...]
     source_resize: str | None = None
+    outside: OutsideImages | None = None
 
     def condition_map(self) -> dict[str, Condition]:
         return {c.condition_id: c for c in self.conditions}

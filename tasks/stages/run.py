@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from artifacts.store import Store
 from tasks.extractors.registry import merge_jobs, run_job
 from tasks.generation.generate import generate_missing
+from tasks.generation.import_images import import_missing
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
 from tasks.metrics.group_size import flag_small_groups, shown_rows
 from tasks.metrics.registry import enabled_metrics
@@ -18,6 +19,7 @@ from tasks.plan.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
 from tasks.plan.units import GenerationBatch, Item
+from tasks.reporting.outside import outside_section
 from tasks.reporting.report import html_table
 from tasks.reporting.sweeps import seed_summary
 from tasks.reporting.trade_off import trade_off_sections
@@ -61,7 +63,10 @@ def spread(batches: list[GenerationBatch], workers: int) -> list[GenerationBatch
 
 
 def generate_batch(store: Store, batch: GenerationBatch, progress=None) -> int:
-    """Generate the images of one batch (the pipeline is loaded only when needed); return how many."""
+    """Generate the images of one batch (the pipeline is loaded only when needed), or import them when they
+    were made elsewhere; return how many."""
+    if batch.outside is not None:
+        return import_missing(store, batch, progress)
     return generate_missing(store, batch, progress)
 
 
@@ -102,6 +107,7 @@ def score_stage(ctx: RunContext) -> Scored:
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
     out.sections += trade_off_sections(ctx, out.metrics)
+    out.sections.append(outside_section(ctx.prepared))
     sets = [m for m in metrics if m.kind == "set"]
     if sets:
         out.metrics += score_sets(ctx, sets)
