@@ -112,6 +112,17 @@ def fragility_record(spec: EvalSpec, refs: list[dict], n_real: int, n_fake: int,
             "rank_deficient": min(n_real, n_fake) < RANK_DEFICIENT_BELOW, **used, "reduced": reduced}
 
 
+def own_record(record: dict, metric: Metric, extractor: str, features: dict[str, np.ndarray]) -> dict:
+    """One metric's record: the set's, naming the extractor it scored; for features other than the FID
+    Inception's, without the Inception entries and with its own feature width deciding `rank_deficient`."""
+    if metric.features is None:
+        return {**record, "extractor": extractor}
+    width = max((v.shape[1] for v in features.values()), default=0)
+    rest = {k: v for k, v in record.items() if k not in ("inception", "weights")}
+    return {**rest, "extractor": extractor, "feature_dim": width,
+            "rank_deficient": min(record["n_real"], record["n_fake"]) < width}
+
+
 def metric_row(variant: str, cell: dict, metric: str, group: str, value: float, record: dict) -> dict:
     n = record["n_fake"]
     return {"model": variant, "metric": metric, "group": group, "value": float(value), "ci_low": math.nan,
@@ -145,9 +156,9 @@ def score_sets(ctx: RunContext, metrics: list[Metric]) -> list[dict]:
         for group, real, fake, chosen in sets:
             record = fragility_record(spec, refs, _size(real), _size(fake), chosen)
             for m in chosen:  # each metric on its own extractor's features, its row naming that extractor
-                mine_record = {**record, "extractor": source[m.name]}
-                rows += [metric_row(v.variant_id, v.cell, name, group, value, mine_record)
-                         for name, value in m.score(spec, real[source[m.name]], fake[source[m.name]], mine_record, seed)]
+                own = own_record(record, m, source[m.name], real[source[m.name]])
+                rows += [metric_row(v.variant_id, v.cell, name, group, value, own)
+                         for name, value in m.score(spec, real[source[m.name]], fake[source[m.name]], own, seed)]
     warn_reduced(rows)
     return rows
 
@@ -176,20 +187,21 @@ def fragility_section(rows: list[dict]) -> str:
     notes = []
     small = sorted({(r["record"]["n_real"], r["record"]["n_fake"]) for r in records if r["record"]["rank_deficient"]})
     if small:
-        notes.append(f"Fewer than {RANK_DEFICIENT_BELOW} images on a side (n_real, n_fake: {small}): the 2048-d covariance "
-                     "is rank-deficient and FID is biased upwards; compare only numbers with the same n.")
+        notes.append(f"Fewer images on a side than feature dimensions ({RANK_DEFICIENT_BELOW} for Inception; n_real, n_fake: "
+                     f"{small}): the covariance is rank-deficient and FID / FD-DINOv2 are biased upwards; compare only "
+                     "numbers with the same n.")
     reduced = reduced_groups(records)
     if reduced:
         notes.append(f"KID subset_size / IS splits were cut to fit small sets, so those values are noisier and not "
                      f"comparable with uncut ones: {'; '.join(reduced)}.")
-    recipes = {(r["metric"], r["record"].get("extractor", r["record"]["inception"]), tuple(r["record"]["real_formats"]))
+    recipes = {(r["metric"], r["record"].get("extractor") or r["record"]["inception"], tuple(r["record"]["real_formats"]))
                for r in records}
     if len(recipes) > len({r["metric"] for r in records}):
         notes.append("Rows of one metric differ in extractor weights, preprocessing or image format: they are not comparable.")
     columns = ["model", "metric", "group", "n_real", "n_fake", "extractor", "preprocess", "real formats", "kid subset_size",
                "is splits", "cmmd estimator"]
     table = html_table([{"model": r["model"], "metric": r["metric"], "group": r["group"], "n_real": r["record"]["n_real"],
-                         "n_fake": r["record"]["n_fake"], "extractor": r["record"].get("extractor", r["record"]["inception"]),
+                         "n_fake": r["record"]["n_fake"], "extractor": r["record"].get("extractor") or r["record"]["inception"],
                          "preprocess": _preprocess_label(r["record"]["preprocess"]),
                          "real formats": ",".join(r["record"]["real_formats"]), "kid subset_size": r["record"].get("kid_subset_size", ""),
                          "is splits": r["record"].get("is_splits", ""), "cmmd estimator": r["record"].get("cmmd_estimator", "")}

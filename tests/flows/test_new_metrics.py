@@ -51,6 +51,10 @@ def test_set_rows_record_their_extractor_and_estimator_and_the_report_shows_them
     assert {m["record"]["extractor"].split("-")[0] for m in sets} == {"dinov2", "cmmd"}
     assert all(m["record"]["n_real"] == 10 and m["record"]["n_fake"] == 6 for m in sets)
     assert {m["record"]["cmmd_estimator"] for m in sets} == {"unbiased"}
+    # Their own feature width decides rank deficiency (tiny DINOv2: 32-d, tiny CLIP: 16-d); no Inception entries.
+    assert {(m["metric"], m["record"]["feature_dim"], m["record"]["rank_deficient"]) for m in sets} == {
+        ("fd_dinov2", 32, True), ("cmmd", 16, True)}
+    assert not any("inception" in m["record"] for m in sets)
     report = Path(summary["report"]).read_text()
     assert "How the set metrics were made" in report and "cmmd-clip-" in report and "dinov2-" in report
 
@@ -73,3 +77,7 @@ def test_a_second_run_extracts_nothing(run):
     again = run_spec(str(spec), store)
     assert again["counts"]["features_extracted"] == 0 and again["counts"]["images_generated"] == 0
     assert [m["value"] for m in again["metrics"]] == [m["value"] for m in summary["metrics"]]
+    # Each new metric is judged against the previous run, which way is better known.
+    judged = {v["metric"] for v in again["regressions"]}
+    assert judged >= {"fd_dinov2", "cmmd", "pickscore", "hpsv2"}
+    assert all(v["verdict"] == "unchanged" for v in again["regressions"])
