@@ -5,7 +5,7 @@ open_clip's eval transform (resize the short side to 224 bicubic, center crop, O
 prompt through open_clip's tokenizer (77 tokens, EOT kept when cut); the score is the cosine of the
 two normalised embeddings. A folder with open_clip_config.json loads as open_clip's `local-dir:` (how
 the tiny stand-in is saved); otherwise the architecture `arch` is built and the folder's .pt
-checkpoint (HPS_v2_compressed.pt, as the release ships it) is loaded into it.
+checkpoint (HPS_v2_compressed.pt, as the release ships it, beside v2.1's) is loaded into it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tasks.extractors.registry import Extractor
 from tasks.models.resolve import ResolvedModel
 
 CONFIG_FILE = "open_clip_config.json"
+RELEASE_FILE = "HPS_v2_compressed.pt"  # the HPS v2 release's checkpoint ({"state_dict": ...})
 
 
 @dataclass
@@ -56,14 +57,23 @@ def load_open_clip(resolved: ResolvedModel, arch: str = "ViT-H-14", device: str 
         name = f"local-dir:{folder}"
         model, _, transform = open_clip.create_model_and_transforms(name, device=device)
         return OpenClip(model.eval(), transform, open_clip.get_tokenizer(name), device)
-    checkpoints = sorted(folder.glob("*.pt"))
-    if not checkpoints:
-        raise BadInput(f"metrics.hpsv2.model {resolved.ref}: no {CONFIG_FILE} and no .pt checkpoint in {folder}; "
-                       "pass the folder holding HPS_v2_compressed.pt")
     model, _, transform = open_clip.create_model_and_transforms(arch, pretrained=None, device="cpu")
-    state = torch.load(checkpoints[0], map_location="cpu", weights_only=True)
+    state = torch.load(release_checkpoint(resolved), map_location="cpu", weights_only=True)
     model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
     return OpenClip(model.eval().to(device), transform, open_clip.get_tokenizer(arch), device)
+
+
+def release_checkpoint(resolved: ResolvedModel) -> Path:
+    """The folder's .pt checkpoint: HPS_v2_compressed.pt where the folder also holds v2.1 (as xswu/HPSv2 does)."""
+    folder = Path(resolved.local_dir)
+    checkpoints = sorted(folder.glob("*.pt"))
+    if (folder / RELEASE_FILE).is_file():
+        return folder / RELEASE_FILE
+    if len(checkpoints) != 1:
+        found = ", ".join(p.name for p in checkpoints) or "none"
+        raise BadInput(f"metrics.hpsv2.model {resolved.ref}: no {CONFIG_FILE}, and not one .pt checkpoint in {folder} "
+                       f"(found: {found}); pass a folder holding {RELEASE_FILE} or a single checkpoint")
+    return checkpoints[0]
 
 
 @functools.cache

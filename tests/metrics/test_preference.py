@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from artifacts.errors import BadInput
 from tasks.extractors.clip import clip_extractors, load_clip
-from tasks.extractors.hps import hps_extractors, load_open_clip
+from tasks.extractors.hps import hps_extractors, load_open_clip, release_checkpoint
 from tasks.metrics.pickscore import logit_scale, preference_scores
 from tasks.models.resolve import resolve_model
 from tests.metrics.test_fd_dinov2 import images, png
@@ -84,4 +85,10 @@ def test_hpsv2_loads_a_release_style_pt_checkpoint_into_the_named_architecture(m
     tokens = reference.tokenizer(PROMPTS[:1])
     with torch.inference_mode():
         assert torch.allclose(loaded.model.encode_text(tokens), reference.model.encode_text(tokens))
+    # Beside another checkpoint (xswu/HPSv2 ships v2 and v2.1), HPS_v2_compressed.pt is the one loaded.
+    torch.save({"state_dict": {}}, tmp_path / "HPS_v2.1_compressed.pt")
+    assert release_checkpoint(resolve_model(str(tmp_path), kind="open_clip")).name == "HPS_v2_compressed.pt"
+    (tmp_path / "HPS_v2_compressed.pt").rename(tmp_path / "other.pt")
+    with pytest.raises(BadInput, match="not one .pt checkpoint"):
+        release_checkpoint(resolve_model(str(tmp_path), kind="open_clip"))
 
