@@ -93,7 +93,8 @@ def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers"
     if path.is_dir():
         marker = FOLDER_MARKERS.get(kind, "config.json")
         if not (path / marker).is_file() and not (kind == "open_clip" and any(path.glob("*.pt"))):
-            raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder saved with save_pretrained")
+            how = "open_clip's local-dir layout, or holding a .pt checkpoint" if kind == "open_clip" else "saved with save_pretrained"
+            raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder {how}")
         return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
     if path.exists() or not looks_like_hub_id(ref):
         raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")
