@@ -8,6 +8,10 @@ KID = "kid"
 KID_STD = "kid_std"
 IS = "is"
 IS_STD = "is_std"
+FD_DINOV2 = "fd_dinov2"
+CMMD = "cmmd"
+PICKSCORE = "pickscore"
+HPSV2 = "hpsv2"
 
 GROUP_ALL = "all"
 

@@ -153,6 +153,32 @@ class InceptionScoreSpec(Frozen):
     splits: int = Field(default=10, gt=0)
 
 
+class FdDinov2Spec(Frozen):
+    model: str = "facebook/dinov2-large"  # DINOv2 ViT-L/14, dgm-eval's default encoder
+    batch_size: int = Field(default=32, gt=0)
+
+
+class CmmdSpec(Frozen):
+    model: str = "openai/clip-vit-large-patch14-336"  # the CMMD paper's embedding model
+    # biased: google-research cmmd/distance.py (full kernel means, diagonals included); unbiased: diagonals left out.
+    estimator: Literal["biased", "unbiased"] = "biased"
+    sigma: float = Field(default=10.0, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+
+
+class PickScoreSpec(Frozen):
+    model: str = "yuvalkirstain/PickScore_v1"
+    # The PickScore repo loads its processor from the CLIP-H it was fine-tuned from; null: the model's folder.
+    processor: str | None = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+    batch_size: int = Field(default=32, gt=0)
+
+
+class Hpsv2Spec(Frozen):
+    model: str = "xswu/HPSv2"  # a folder or hub repo with an open_clip checkpoint (HPS_v2_compressed.pt)
+    arch: str = "ViT-H-14"  # open_clip architecture, used when the folder has no open_clip_config.json
+    batch_size: int = Field(default=32, gt=0)
+
+
 class MetricsSpec(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -161,6 +187,10 @@ class MetricsSpec(Frozen):
     fid: FidSpec | None = None
     kid: KidSpec | None = None
     inception_score: InceptionScoreSpec | None = Field(default=None, alias="is")
+    fd_dinov2: FdDinov2Spec | None = None
+    cmmd: CmmdSpec | None = None
+    pickscore: PickScoreSpec | None = None
+    hpsv2: Hpsv2Spec | None = None
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
@@ -279,8 +309,8 @@ class EvalSpec(Frozen):
             self.generation_for(model)
         if self.task == "class-conditional" and self.classes is None and not all(m.outside for m in self.models):
             raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
-        if (self.metrics.fid or self.metrics.kid) and self.reference is None:
-            raise ValueError("metrics fid/kid need a reference: {path: ...} section with real images")
+        if (self.metrics.fid or self.metrics.kid or self.metrics.fd_dinov2 or self.metrics.cmmd) and self.reference is None:
+            raise ValueError("metrics fid/kid/fd_dinov2/cmmd need a reference: {path: ...} section with real images")
         if isinstance(self.report.grid_seeds, list):
             seeds = {s for m in self.models for cell in self.sweep.cells() for s in self.generation_for(m, cell).seeds}
             if not set(self.report.grid_seeds) <= seeds:

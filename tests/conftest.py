@@ -30,6 +30,14 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def metric_models(tmp_path_factory) -> dict[str, Path]:
+    """The tiny stand-ins of the newer metrics' models (DINOv2, CMMD CLIP, PickScore, HPS v2), built once."""
+    from tasks.demo.tiny_metric_models import build_metric_models
+
+    return build_metric_models(tmp_path_factory.mktemp("metric-models"))
+
+
+@pytest.fixture(scope="session")
 def prefect_harness():
     """One ephemeral Prefect API for the whole session (starting one costs seconds)."""
     from prefect.testing.utilities import prefect_test_harness

@@ -30,27 +30,31 @@ class Clip:
 # truncate (EOS kept, as the diffusers guide's DirectionalSimilarity does). Identical for texts that fit.
 
 
-def clip_fingerprints(resolved: ResolvedModel, truncate: str = "torchmetrics") -> tuple[str, str]:
+def clip_fingerprints(resolved: ResolvedModel, truncate: str = "torchmetrics",
+                      processor: ResolvedModel | None = None) -> tuple[str, str]:
     """Extractor fingerprints (image, text): model content + the preprocessing and layer used.
 
     The only place they are computed: the feature tables of every store are named by them.
+    processor: a folder the processor comes from instead of the model's (PickScore's); None keeps the
+    fingerprints every existing store already has.
     """
-    image = key_of({"extractor": "clip-image", "model": resolved.fingerprint, "input": "uint8-chw", "layer": "image_embeds"})
-    text = key_of({"extractor": "clip-text", "model": resolved.fingerprint, "truncate": truncate, "layer": "text_embeds"})
+    other = {} if processor is None else {"processor": processor.fingerprint}
+    image = key_of({"extractor": "clip-image", "model": resolved.fingerprint, "input": "uint8-chw", "layer": "image_embeds", **other})
+    text = key_of({"extractor": "clip-text", "model": resolved.fingerprint, "truncate": truncate, "layer": "text_embeds", **other})
     return f"clip-image-{image[:24]}", f"clip-text-{text[:24]}"
 
 
-def clip_extractors(resolved: ResolvedModel, device: str, batch_size: int = 32,
-                    truncate: str = "torchmetrics") -> tuple[Extractor, Extractor]:
+def clip_extractors(resolved: ResolvedModel, device: str, batch_size: int = 32, truncate: str = "torchmetrics",
+                    processor: ResolvedModel | None = None) -> tuple[Extractor, Extractor]:
     """The (image, text) extractors of one CLIP model; the model loads only when a feature is missing."""
-    image_fp, text_fp = clip_fingerprints(resolved, truncate)
+    image_fp, text_fp = clip_fingerprints(resolved, truncate, processor)
 
     def images(batch: list[tuple[str, bytes]]) -> dict[str, np.ndarray]:
         tensors = [png_to_uint8_chw(data) for _, data in batch]
-        return {"embed": images_to_clip_embeds(cached_clip(resolved, device), tensors, batch_size)}
+        return {"embed": images_to_clip_embeds(_clip(resolved, device, processor), tensors, batch_size)}
 
     def texts(batch: list[str]) -> dict[str, np.ndarray]:
-        return {"embed": texts_to_clip_embeds(cached_clip(resolved, device), batch, batch_size, truncate)}
+        return {"embed": texts_to_clip_embeds(_clip(resolved, device, processor), batch, batch_size, truncate)}
 
     return Extractor("clip-image", image_fp, "images", images, batch_size), Extractor("clip-text", text_fp, "texts", texts, batch_size)
 
@@ -62,21 +66,27 @@ def png_to_uint8_chw(data: bytes) -> torch.Tensor:
 
 
 @functools.cache
-def cached_clip(resolved: ResolvedModel, device: str) -> Clip:
+def cached_clip(resolved: ResolvedModel, device: str, processor: ResolvedModel | None = None) -> Clip:
     """A CLIP model loaded once per process, and only when some feature is actually missing."""
-    return load_clip(resolved, device)
+    return load_clip(resolved, device, processor)
 
 
-def load_clip(resolved: ResolvedModel, device: str = "cpu") -> Clip:
-    """CLIPModel and CLIPProcessor from the resolved folder, in eval mode on `device`."""
+def _clip(resolved: ResolvedModel, device: str, processor: ResolvedModel | None) -> Clip:
+    # Called as cached_clip(resolved, device) when there is no separate processor: the same cache
+    # entry callers that pass two arguments (bench/) get.
+    return cached_clip(resolved, device) if processor is None else cached_clip(resolved, device, processor)
+
+
+def load_clip(resolved: ResolvedModel, device: str = "cpu", processor: ResolvedModel | None = None) -> Clip:
+    """CLIPModel and CLIPProcessor from the resolved folder (the processor from `processor`'s, if given), in eval mode."""
     from transformers import CLIPModel, CLIPProcessor
 
     from tasks.models.resolve import quiet_libraries
 
     quiet_libraries()
     model = CLIPModel.from_pretrained(resolved.local_dir).eval().to(device)
-    processor = CLIPProcessor.from_pretrained(resolved.local_dir)
-    return Clip(model, processor, device)
+    loaded = CLIPProcessor.from_pretrained((processor or resolved).local_dir)
+    return Clip(model, loaded, device)
 
 
 def _embeds(output: Any) -> torch.Tensor:

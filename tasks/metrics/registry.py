@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 from artifacts.errors import BadInput
 
 if TYPE_CHECKING:
-    from tasks.extractors.registry import Job
+    from tasks.extractors.registry import Extractor, Job
     from tasks.plan.context import RunContext
     from tasks.spec import EvalSpec
 
 ENTRY_POINT_GROUP = "diffeval.metrics"
 BUILTIN = ("tasks.metrics.clip_score", "tasks.metrics.directional", "tasks.metrics.fid", "tasks.metrics.kid",
-           "tasks.metrics.inception_score")
+           "tasks.metrics.inception_score", "tasks.metrics.fd_dinov2", "tasks.metrics.cmmd", "tasks.metrics.pickscore",
+           "tasks.metrics.hpsv2")
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,16 @@ class Metric:
 
     jobs(ctx): the extractors it needs, each with the inputs it reads.
     score: `sample` metrics: score(ctx) -> one value per item of ctx.items (in that order);
-           `set` metrics: score(spec, real, fake, used, seed) -> [(row name, value), ...] from Inception
-           features of the reference set and one generated set, `used` being what fit() chose.
+           `set` metrics: score(spec, real, fake, used, seed) -> [(row name, value), ...] from the
+           features (of `features`' extractor) of the reference set and one generated set, `used`
+           being what fit() chose.
     aggregate: "clamped-mean" (max(mean, 0), as torchmetrics' CLIP score), "mean", or "set".
     enabled(spec): whether the spec asks for it; None for a plug-in (see the module docstring).
     fit(spec, n_real, n_fake): set metrics: the settings a set of that size takes, and what was cut.
     per_class: set metrics: also computed per class (IS of a single class says nothing).
     reads_reference: set metrics: False when only the generated set is read (IS); `diffeval sets` then
            scores each set on its own instead of one against the other.
+    features(ctx): set metrics: the extractor whose features score() gets; None: the FID Inception.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Metric:
     enabled: Callable[["EvalSpec"], bool] | None = None
     fit: Callable[["EvalSpec", int, int], tuple[dict, list[str]]] | None = None
     per_class: bool = True
+    features: Callable[["RunContext"], "Extractor"] | None = None
     module: str = ""
     reads_reference: bool = True
 

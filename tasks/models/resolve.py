@@ -28,6 +28,11 @@ class ResolvedModel:
     revision: str | None = None
 
 
+# The file that makes a folder a model of its kind; an open_clip folder may instead hold only a .pt
+# checkpoint of a built-in architecture (as the HPS v2 release does).
+FOLDER_MARKERS = {"diffusers": "model_index.json", "open_clip": "open_clip_config.json"}
+
+
 def fingerprint_folder(folder: str | Path) -> str:
     """sha256 over every file's relative path and content (weights hashed once per process)."""
     root = Path(folder)
@@ -67,7 +72,8 @@ def _hub_snapshot(ref: str, revision: str | None, kind: str, neither: str) -> st
             return str(DiffusionPipeline.download(ref, revision=revision))
         from huggingface_hub import snapshot_download  # offline: the cached snapshot, without diffusers' ~10 s import
 
-        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model"]
+        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model"] + (
+            ["*.pt"] if kind == "open_clip" else [])  # HPS v2 ships open_clip .pt checkpoints
         return snapshot_download(ref, revision=revision, allow_patterns=patterns, local_files_only=offline)
     except Exception as exc:  # the hub client raises many types for "offline" / "not found"
         if offline:
@@ -85,9 +91,10 @@ def resolve_model(ref: str, revision: str | None = None, kind: str = "diffusers"
     """
     path = Path(ref).expanduser()
     if path.is_dir():
-        marker = "model_index.json" if kind == "diffusers" else "config.json"
-        if not (path / marker).is_file():
-            raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder saved with save_pretrained")
+        marker = FOLDER_MARKERS.get(kind, "config.json")
+        if not (path / marker).is_file() and not (kind == "open_clip" and any(path.glob("*.pt"))):
+            how = "open_clip's local-dir layout, or holding a .pt checkpoint" if kind == "open_clip" else "saved with save_pretrained"
+            raise BadInput(f"{who} '{ref}': folder has no {marker}; pass a {kind} model folder {how}")
         return ResolvedModel(ref, str(path.resolve()), fingerprint_folder(path), revision)
     if path.exists() or not looks_like_hub_id(ref):
         raise BadInput(f"{who} '{ref}': folder does not exist; fix the path (relative paths resolve against the spec file) or give a hub id")

@@ -64,14 +64,25 @@ class Prepared(BaseModel):
                 "conditions": len(self.conditions), "images": len({i.key for i in self.items})}
 
 
+# The metrics that score with a model of their own, and the kind of folder it is.
+METRIC_MODEL_KINDS = {"clip_score": "clip", "clip_directional_similarity": "clip", "fd_dinov2": "dinov2",
+                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip"}
+
+
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
-    """The CLIP models the spec's metrics need, resolved (folder or hub cache) and fingerprinted."""
+    """The models the spec's metrics need, resolved (folder or hub cache) and fingerprinted.
+
+    Keyed by metric name; a separate processor folder (PickScore's) under `<metric>.processor`.
+    """
     out = {}
-    for name in ("clip_score", "clip_directional_similarity"):
+    for name, kind in METRIC_MODEL_KINDS.items():
         cfg = getattr(spec.metrics, name)
-        if cfg is not None:
-            out[name] = resolve_model(spec.resolve_path(cfg.model), kind="clip", who=f"metrics.{name}.model",
-                                      base_dir=spec.base_dir)
+        if cfg is None:
+            continue
+        out[name] = resolve_model(spec.resolve_path(cfg.model), kind=kind, who=f"metrics.{name}.model", base_dir=spec.base_dir)
+        if getattr(cfg, "processor", None):
+            out[f"{name}.processor"] = resolve_model(spec.resolve_path(cfg.processor), kind=kind,
+                                                     who=f"metrics.{name}.processor", base_dir=spec.base_dir)
     return out
 
 

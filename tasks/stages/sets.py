@@ -1,4 +1,5 @@
-"""FID, KID and IS for a run: real images into the store, and the set metrics of the registry per variant and class."""
+"""Set metrics for a run (FID, KID, IS, FD-DINOv2, CMMD): real images into the store, and the set metrics of the
+registry per variant and class, each on its own extractor's features."""
 
 from __future__ import annotations
 
@@ -60,9 +61,25 @@ def _format(data: bytes) -> str:
         return "unknown"
 
 
-def _valid(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    keep = ~np.isnan(values["pool"]).any(axis=1)
-    return {k: v[keep] for k, v in values.items()}
+def _valid(values: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Features by extractor fingerprint, without the images some extractor could not read (NaN rows):
+    every set metric of a set sees the same images."""
+    arrays = [v for by_name in values.values() for v in by_name.values()]
+    keep = np.ones(len(arrays[0]), bool) if arrays else np.ones(0, bool)
+    for v in arrays:
+        keep &= ~np.isnan(v).any(axis=1)
+    return {fp: {k: v[keep] for k, v in by_name.items()} for fp, by_name in values.items()}
+
+
+def _size(values: dict[str, dict[str, np.ndarray]]) -> int:
+    return next((len(v) for by_name in values.values() for v in by_name.values()), 0)
+
+
+def features_fingerprint(ctx: RunContext, metric: Metric) -> str:
+    """The extractor whose features a set metric scores: its own, or the FID Inception."""
+    if metric.features is not None:
+        return metric.features(ctx).fingerprint
+    return inception_fingerprint(spec_weights(ctx.spec), spec_preprocess(ctx.spec))
 
 
 def set_metrics(spec: EvalSpec, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], seed: int, record: dict,
@@ -95,6 +112,17 @@ def fragility_record(spec: EvalSpec, refs: list[dict], n_real: int, n_fake: int,
             "rank_deficient": min(n_real, n_fake) < RANK_DEFICIENT_BELOW, **used, "reduced": reduced}
 
 
+def own_record(record: dict, metric: Metric, extractor: str, features: dict[str, np.ndarray]) -> dict:
+    """One metric's record: the set's, naming the extractor it scored; for features other than the FID
+    Inception's, without the Inception entries and with its own feature width deciding `rank_deficient`."""
+    if metric.features is None:
+        return {**record, "extractor": extractor}
+    width = max((v.shape[1] for v in features.values()), default=0)
+    rest = {k: v for k, v in record.items() if k not in ("inception", "weights")}
+    return {**rest, "extractor": extractor, "feature_dim": width,
+            "rank_deficient": min(record["n_real"], record["n_fake"]) < width}
+
+
 def metric_row(variant: str, cell: dict, metric: str, group: str, value: float, record: dict) -> dict:
     n = record["n_fake"]
     return {"model": variant, "metric": metric, "group": group, "value": float(value), "ci_low": math.nan,
@@ -105,9 +133,11 @@ def score_sets(ctx: RunContext, metrics: list[Metric]) -> list[dict]:
     """Rows of the set `metrics` per variant: group `all`, and `class:<label>` where the real images carry
     that label (only the metrics that are `per_class`)."""
     spec, refs, image_sha = ctx.spec, ctx.prepared.references, ctx.image_sha
-    extractor = inception_fingerprint(spec_weights(spec), spec_preprocess(spec))
-    cache = features.read_features(ctx.store, extractor, {r["sha256"] for r in refs} | {image_sha[i.key] for i in ctx.items})
-    real_all = _valid(cache.take([r["sha256"] for r in refs]))
+    source = {m.name: features_fingerprint(ctx, m) for m in metrics}
+    wanted = {r["sha256"] for r in refs} | {image_sha[i.key] for i in ctx.items}
+    caches = {fp: features.read_features(ctx.store, fp, wanted) for fp in dict.fromkeys(source.values())}
+    take = lambda shas: {fp: c.take(shas) for fp, c in caches.items()}  # noqa: E731
+    real_all = _valid(take([r["sha256"] for r in refs]))
     real_by_label: dict[str, list[str]] = {}
     for r in refs:
         if r["label"]:
@@ -116,17 +146,19 @@ def score_sets(ctx: RunContext, metrics: list[Metric]) -> list[dict]:
     seed, rows = spec.metrics.bootstrap_seed, []
     for v in ctx.variants:
         mine = [i for i in ctx.items if i.variant_id == v.variant_id]
-        sets = [("all", real_all, _valid(cache.take([image_sha[i.key] for i in mine])), metrics)]
+        sets = [("all", real_all, _valid(take([image_sha[i.key] for i in mine])), metrics)]
         for label in dict.fromkeys(ctx.condition(i).text for i in mine):
             shas = real_by_label.get(label, [])
-            fake = _valid(cache.take([image_sha[i.key] for i in mine if ctx.condition(i).text == label]))
-            real = _valid(cache.take(shas)) if shas else None
-            if real is not None and min(len(real["pool"]), len(fake["pool"])) >= 2:
+            fake = _valid(take([image_sha[i.key] for i in mine if ctx.condition(i).text == label]))
+            real = _valid(take(shas)) if shas else None
+            if real is not None and min(_size(real), _size(fake)) >= 2:
                 sets.append((f"class:{label}", real, fake, per_class))
         for group, real, fake, chosen in sets:
-            record = fragility_record(spec, refs, len(real["pool"]), len(fake["pool"]), chosen)
-            rows += [metric_row(v.variant_id, v.cell, name, group, value, record)
-                     for name, value in set_metrics(spec, real, fake, seed, record, chosen)]
+            record = fragility_record(spec, refs, _size(real), _size(fake), chosen)
+            for m in chosen:  # each metric on its own extractor's features, its row naming that extractor
+                own = own_record(record, m, source[m.name], real[source[m.name]])
+                rows += [metric_row(v.variant_id, v.cell, name, group, value, own)
+                         for name, value in m.score(spec, real[source[m.name]], fake[source[m.name]], own, seed)]
     warn_reduced(rows)
     return rows
 
@@ -155,20 +187,31 @@ def fragility_section(rows: list[dict]) -> str:
     notes = []
     small = sorted({(r["record"]["n_real"], r["record"]["n_fake"]) for r in records if r["record"]["rank_deficient"]})
     if small:
-        notes.append(f"Fewer than {RANK_DEFICIENT_BELOW} images on a side (n_real, n_fake: {small}): the 2048-d covariance "
-                     "is rank-deficient and FID is biased upwards; compare only numbers with the same n.")
+        notes.append(f"Fewer images on a side than feature dimensions ({RANK_DEFICIENT_BELOW} for Inception; n_real, n_fake: "
+                     f"{small}): the covariance is rank-deficient and FID / FD-DINOv2 are biased upwards; compare only "
+                     "numbers with the same n.")
     reduced = reduced_groups(records)
     if reduced:
         notes.append(f"KID subset_size / IS splits were cut to fit small sets, so those values are noisier and not "
                      f"comparable with uncut ones: {'; '.join(reduced)}.")
-    recipes = {(r["record"]["inception"], tuple(r["record"]["real_formats"])) for r in records}
-    if len(recipes) > 1:
-        notes.append("Rows differ in Inception weights, preprocessing or image format: they are not comparable.")
+    recipes = {(r["metric"], r["record"].get("extractor") or r["record"]["inception"], tuple(r["record"]["real_formats"]))
+               for r in records}
+    if len(recipes) > len({r["metric"] for r in records}):
+        notes.append("Rows of one metric differ in extractor weights, preprocessing or image format: they are not comparable.")
+    columns = ["model", "metric", "group", "n_real", "n_fake", "extractor", "preprocess", "real formats", "kid subset_size",
+               "is splits", "cmmd estimator"]
     table = html_table([{"model": r["model"], "metric": r["metric"], "group": r["group"], "n_real": r["record"]["n_real"],
-                         "n_fake": r["record"]["n_fake"], "inception": r["record"]["inception"],
+                         "n_fake": r["record"]["n_fake"], "extractor": r["record"].get("extractor") or r["record"]["inception"],
+                         "preprocess": _preprocess_label(r["record"]["preprocess"]),
                          "real formats": ",".join(r["record"]["real_formats"]), "kid subset_size": r["record"].get("kid_subset_size", ""),
-                         "is splits": r["record"].get("is_splits", "")} for r in records if r["group"] == "all"],
-                       ["model", "metric", "group", "n_real", "n_fake", "inception", "real formats", "kid subset_size", "is splits"],
-                       "How FID / KID / IS were made")
+                         "is splits": r["record"].get("is_splits", ""), "cmmd estimator": r["record"].get("cmmd_estimator", "")}
+                        for r in records if r["group"] == "all"], columns, "How the set metrics were made")
     warnings = "".join(f"<p class='warn'>⚠ {html.escape(n)}</p>" for n in notes)
-    return f"<h2>FID / KID / IS</h2>{warnings}{table}"
+    return f"<h2>Set metrics (FID, KID, IS, FD-DINOv2, CMMD)</h2>{warnings}{table}"
+
+
+def _preprocess_label(pre: dict) -> str:
+    """The spec's preprocessing in one cell: crop, resize mode and size (each extractor adds its own, in its fingerprint)."""
+    crop = f"crop {pre.get('center_crop')}" if pre.get("center_crop") else "no crop"
+    resize = f"resize {pre.get('resize')} {pre.get('resize_to')}" if pre.get("resize", "none") != "none" else "no resize"
+    return f"{crop}, {resize}"
