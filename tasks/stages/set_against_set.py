@@ -11,6 +11,7 @@ what to compute.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Literal
 
@@ -27,10 +28,11 @@ from tasks.metrics.fid import features_to_stats, frechet_distance
 from tasks.metrics.registry import Metric, enabled_metrics, registered_set_metrics
 from tasks.metrics.stats import as_2d
 from tasks.models.resolve import pick_device
+from tasks.plan.prepare import resolve_metric_models
 from tasks.names import FID, IS, KID
 from tasks.spec import EvalSpec, MetricsSpec, load_spec, spec_from_dict
 from tasks.stages.set_inputs import SetInput, resolve_input
-from tasks.stages.sets import fragility_record
+from tasks.stages.sets import fragility_record, own_record
 
 DEFAULT_METRICS = (FID, KID, IS)
 COLUMNS = ["metric", "a", "b", "value", "n_a", "n_b"]
@@ -66,11 +68,12 @@ class SetsContext:
     device: str
     items: tuple = ()
 
-    @property
+    @cached_property  # resolving the metric models hashes their folders: once per command
     def prepared(self) -> SimpleNamespace:
         refs = [{"sha256": s, "source": self.a.sources.get(s, s), "label": None, "format": ",".join(self.a.formats)}
                 for s in dict.fromkeys(self.a.shas)]
-        return SimpleNamespace(references=refs, items=(), conditions=(), variants=())
+        # The metrics' own models (FD-DINOv2's DINOv2, CMMD's CLIP), resolved as a run resolves them.
+        return SimpleNamespace(references=refs, items=(), conditions=(), variants=(), metric_models=resolve_metric_models(self.spec))
 
     def generated_images(self) -> dict[str, str]:
         return {s: ref_rel(s) for s in (self.b.shas if self.b else ())}
@@ -169,9 +172,10 @@ def score_metric(store: Store, spec: EvalSpec, ctx: SetsContext, metric: Metric)
             rows += [_row(name, label, "", value, n, None, fragility_record(spec, [], n, n, [metric]))
                      for name, value in metric.score(spec, own, own, used, seed)]
         return rows
-    used, _ = metric.fit(spec, n_a, n_b) if metric.fit else ({}, [])
     record = fragility_record(spec, ctx.prepared.references, n_a, n_b, [metric]) | {"generated_format": ",".join(b.formats)}
-    return [_row(name, a.label, b.label, value, n_a, n_b, record) for name, value in metric.score(spec, fa, fb, used, seed)]
+    # As in a run (tasks/stages/sets.py): the record names the extractor the metric scored, and the metric gets it.
+    record = own_record(record, metric, metric.features(ctx).fingerprint if metric.features else fps[0], fa)
+    return [_row(name, a.label, b.label, value, n_a, n_b, record) for name, value in metric.score(spec, fa, fb, record, seed)]
 
 
 def _row(metric: str, a: str, b: str, value: float, n_a, n_b, record: dict) -> dict:

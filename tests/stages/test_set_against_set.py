@@ -134,3 +134,42 @@ def test_kid_against_npz_statistics_is_one_line(sets, tiny_models, tmp_path, cap
     assert "stats:nothing: no statistics saved under that name" in capsys.readouterr().err
     assert main(["sets", str(root / "A"), str(root / "B"), "--metric", "nope", "--store", str(tmp_path / "s")]) == 2
     assert "--metric nope: not a set metric (registered: fid, kid, is" in capsys.readouterr().err
+
+
+def test_fd_dinov2_and_cmmd_between_folders_read_their_own_extractors(sets, tiny_models, metric_models, tmp_path, capsys):
+    """Every registered set metric works in `sets`: FD-DINOv2 on DINOv2 CLS features and CMMD on CLIP embeddings,
+    each equal to a direct computation (numpy / scipy) on the features the command cached."""
+    import scipy.linalg
+    import yaml
+
+    from artifacts.store import Store
+    from tasks.extractors import cache
+    from tasks.stages.set_inputs import resolve_input
+
+    root, _ = sets
+    spec = tmp_path / "sets.yaml"  # the metrics' models come from a spec, as in a run
+    spec.write_text(yaml.safe_dump({
+        "name": "sets", "task": "text-to-image", "prompts": {"source": "builtin"},
+        "models": [{"name": "m", "path": str(tiny_models["sd-a"])}], "reference": {"path": str(root / "A")},
+        "metrics": {"fd_dinov2": {"model": str(metric_models["dinov2"])}, "cmmd": {"model": str(metric_models["cmmd-clip"])}}}))
+    store, a, b = str(tmp_path / "store"), str(root / "A"), str(root / "B")
+    out = _sets(capsys, a, b, "--store", store, "--spec", str(spec), "--metric", "fd_dinov2", "--metric", "cmmd")
+    assert out["counts"] == {"features_extracted": 16, "features_reused": 0}  # 8 images x 2 extractors
+    values = _values(out)
+    rows = {r["metric"]: r for r in out["rows"]}
+    assert rows["fd_dinov2"]["record"]["extractor"].startswith("dinov2-")
+    assert rows["cmmd"]["record"]["extractor"].startswith("cmmd-clip-") and rows["cmmd"]["record"]["cmmd_estimator"] == "biased"
+
+    def cached(extractor: str, folder: str) -> np.ndarray:
+        (column,) = cache.gather(Store(store), rows[extractor]["record"]["extractor"], list(resolve_input(Store(store), folder).shas)).values()
+        return column.astype(np.float64)
+
+    x, y = cached("fd_dinov2", a), cached("fd_dinov2", b)
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    fd = ((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    assert values[("fd_dinov2", a, b)] == pytest.approx(fd, rel=1e-3, abs=1e-6)
+
+    x, y = cached("cmmd", a), cached("cmmd", b)
+    k = lambda u, v: np.exp(-((u[:, None] - v[None]) ** 2).sum(-1) / (2 * 10.0**2))  # noqa: E731
+    cmmd = 1000 * (k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean())
+    assert values[("cmmd", a, b)] == pytest.approx(cmmd, rel=1e-3, abs=1e-9)
