@@ -27,17 +27,24 @@ def _extractors(ctx) -> tuple[Extractor, Extractor]:
     return clip_extractors(ctx.prepared.metric_models[CLIP_SCORE], ctx.device, cfg.batch_size)
 
 
-def jobs(ctx) -> list[Job]:
-    """Every generated image, and the text of every condition."""
-    image, text = _extractors(ctx)
+def image_text_jobs(ctx, image: Extractor, text: Extractor) -> list[Job]:
+    """Every generated image, and the text of every condition: what an image-text metric reads."""
     return [ctx.image_job(image), Job(text, {sha256_text(c.text): c.text for c in ctx.conditions})]
+
+
+def image_text_embeds(ctx, image: Extractor, text: Extractor) -> tuple[np.ndarray, np.ndarray]:
+    """Per item the cached embeddings of its image and of its condition's text, rows in item order."""
+    text_embeds = ctx.gather(text, [sha256_text(ctx.condition(i).text) for i in ctx.items])["embed"]
+    return ctx.item_features(image)["embed"], text_embeds
+
+
+def jobs(ctx) -> list[Job]:
+    return image_text_jobs(ctx, *_extractors(ctx))
 
 
 def score(ctx) -> np.ndarray:
     """Per item 100 * cos(its image, its condition's text), from cached embeddings."""
-    image, text = _extractors(ctx)
-    text_embeds = ctx.gather(text, [sha256_text(ctx.condition(i).text) for i in ctx.items])["embed"]
-    return clip_scores(ctx.item_features(image)["embed"], text_embeds)
+    return clip_scores(*image_text_embeds(ctx, *_extractors(ctx)))
 
 
 METRIC = register(Metric(

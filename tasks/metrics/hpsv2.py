@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from artifacts.keys import sha256_text
 from tasks.extractors.hps import hps_extractors
 from tasks.extractors.registry import Extractor, Job
+from tasks.metrics.clip_score import image_text_embeds, image_text_jobs
 from tasks.metrics.pickscore import preference_scores
 from tasks.metrics.registry import Metric, register
 from tasks.names import HPSV2
@@ -23,16 +23,12 @@ def _extractors(ctx) -> tuple[Extractor, Extractor]:
 
 
 def jobs(ctx) -> list[Job]:
-    """Every generated image, and the text of every condition."""
-    image, text = _extractors(ctx)
-    return [ctx.image_job(image), Job(text, {sha256_text(c.text): c.text for c in ctx.conditions})]
+    return image_text_jobs(ctx, *_extractors(ctx))
 
 
 def score(ctx) -> np.ndarray:
     """Per item cos(its image, its prompt), from cached embeddings."""
-    image, text = _extractors(ctx)
-    text_embeds = ctx.gather(text, [sha256_text(ctx.condition(i).text) for i in ctx.items])["embed"]
-    return preference_scores(ctx.item_features(image)["embed"], text_embeds, 1.0)
+    return preference_scores(*image_text_embeds(ctx, *_extractors(ctx)), 1.0)
 
 
 METRIC = register(Metric(

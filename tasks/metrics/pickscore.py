@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from artifacts.keys import sha256_text
 from tasks.extractors.clip import clip_extractors, cached_clip
 from tasks.extractors.registry import Extractor, Job
-from tasks.metrics.clip_score import normalize
+from tasks.metrics.clip_score import image_text_embeds, image_text_jobs, normalize
 from tasks.metrics.registry import Metric, register
 from tasks.models.resolve import ResolvedModel
 from tasks.names import PICKSCORE
@@ -48,16 +47,13 @@ def _extractors(ctx) -> tuple[Extractor, Extractor]:
 
 
 def jobs(ctx) -> list[Job]:
-    """Every generated image, and the text of every condition."""
-    image, text = _extractors(ctx)
-    return [ctx.image_job(image), Job(text, {sha256_text(c.text): c.text for c in ctx.conditions})]
+    return image_text_jobs(ctx, *_extractors(ctx))
 
 
 def score(ctx) -> np.ndarray:
     """Per item logit_scale.exp() * cos(its image, its prompt), from cached embeddings."""
-    image, text = _extractors(ctx)
-    text_embeds = ctx.gather(text, [sha256_text(ctx.condition(i).text) for i in ctx.items])["embed"]
-    return preference_scores(ctx.item_features(image)["embed"], text_embeds, logit_scale(ctx.prepared.metric_models[PICKSCORE], ctx.device))
+    scale = logit_scale(ctx.prepared.metric_models[PICKSCORE], ctx.device)
+    return preference_scores(*image_text_embeds(ctx, *_extractors(ctx)), scale)
 
 
 METRIC = register(Metric(
