@@ -16,7 +16,7 @@ from typing import Any, Callable
 from artifacts.errors import BadInput
 from artifacts.keys import canonical_json
 from tasks.inputs.hub import load_dataset, looks_like_hub_id
-from tasks.inputs.prompt_files import FILE_SUFFIXES, file_to_table
+from tasks.inputs.prompt_files import FILE_SUFFIXES, file_to_table, match_columns
 from tasks.inputs.references import IMAGE_EXTENSIONS
 from tasks.spec import ImagesSpec
 
@@ -151,12 +151,7 @@ def _records_to_rows(records: list[dict], columns: list[str], images: ImagesSpec
 def columns_to_image_roles(columns: list[str], mapping: dict[str, str], task: str | None, name: str) -> dict[str, str | None]:
     """Which column holds the image, the condition, the model and the seed: the spec's mapping, then usual names."""
     found = ", ".join(columns) or "none"
-    roles: dict[str, str | None] = {}
-    for role, aliases in ROLE_ALIASES.items():
-        if role in mapping and mapping[role] not in columns:
-            raise BadInput(f"{name}: column '{mapping[role]}' (images.columns.{role}) not found (found: {found}); "
-                           f"fix images.columns: {{{role}: ...}}")
-        roles[role] = mapping.get(role) or next((c for c in aliases if c in columns), None)
+    roles = match_columns(columns, mapping, ROLE_ALIASES, name, "images.columns")
     for needed in ("image", CONDITION_ROLE[task]) if task else ("image",):
         if roles[needed] is None:
             raise BadInput(f"{name}: no {needed} column (found: {found}); pass images.columns: {{{needed}: COLUMN}}")

@@ -204,15 +204,23 @@ def parti_hub_to_table(repo_id: str, split: str, mapping: dict[str, str]) -> Tab
     return file_to_table(Path(local))
 
 
+def match_columns(columns: list[str], mapping: dict[str, str], role_aliases: dict[str, tuple[str, ...]], name: str,
+                  setting: str = "columns") -> dict[str, str | None]:
+    """Role -> column: the spec's mapping (`setting`) first, then the first usual name present; None where none is."""
+    found = ", ".join(columns) or "none"
+    roles: dict[str, str | None] = {}
+    for role, aliases in role_aliases.items():
+        if role in mapping and mapping[role] not in columns:
+            raise BadInput(f"{name}: column '{mapping[role]}' ({setting}.{role}) not found (found: {found}); "
+                           f"fix {setting}: {{{role}: ...}}")
+        roles[role] = mapping.get(role) or next((c for c in aliases if c in columns), None)
+    return roles
+
+
 def columns_to_roles(columns: list[str], mapping: dict[str, str], name: str) -> dict[str, str | None]:
     """Which column is the prompt, category and challenge: the spec's mapping first, then usual names."""
     found = ", ".join(columns) or "none"
-    roles: dict[str, str | None] = {}
-    for role, aliases in ROLE_ALIASES.items():
-        if role in mapping and mapping[role] not in columns:
-            raise BadInput(f"{name}: column '{mapping[role]}' (columns.{role}) not found (found: {found}); "
-                           f"fix columns: {{{role}: ...}}")
-        roles[role] = mapping.get(role) or next((c for c in aliases if c in columns), None)
+    roles = match_columns(columns, mapping, ROLE_ALIASES, name)
     if roles["prompt"] is None:
         raise BadInput(f"{name}: no prompt column (found: {found}); pass columns: {{prompt: ...}} "
                        "in the prompts section")
