@@ -8,10 +8,12 @@ import os
 import shutil
 import tempfile
 import uuid
+import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
 import diffusers
+import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -52,6 +54,7 @@ from tasks.demo.tiny_configs import (
     tiny_text_config,
     tiny_unet_config,
 )
+from tasks.demo.weights import numpy_init_, strip_version_stamps
 
 MARKER = ".diffeval-complete"
 INCEPTION_FILE = "inception.pth"
@@ -75,10 +78,10 @@ def _tiny_sd_parts(seed: int, unet_in_channels: int) -> dict[str, object]:
     """The components of a tiny SD pipeline (all but the scheduler), initialised from `seed`."""
     tokenizer = corpus_to_clip_tokenizer()
     with _seeded(seed):
-        unet = UNet2DConditionModel(**tiny_unet_config(unet_in_channels))
-        vae = AutoencoderKL(**TINY_VAE)
+        unet = numpy_init_(UNet2DConditionModel(**tiny_unet_config(unet_in_channels)), seed, "unet")
+        vae = numpy_init_(AutoencoderKL(**TINY_VAE), seed, "vae")
         text_config = CLIPTextConfig(**tiny_text_config(len(tokenizer), special_ids(tokenizer)))
-        text_encoder = CLIPTextModel(text_config)
+        text_encoder = numpy_init_(CLIPTextModel(text_config), seed, "text_encoder")
     return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer,
             "safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
@@ -87,6 +90,7 @@ def _save_sd_pipeline(pipe: diffusers.DiffusionPipeline, out: Path) -> Path:
     """save_pretrained, plus CLIP's vocab.json and merges.txt in tokenizer/."""
     pipe.save_pretrained(out, safe_serialization=True)
     save_tokenizer_files(pipe.tokenizer, out / "tokenizer")
+    strip_version_stamps(out)
     return out
 
 
@@ -111,7 +115,7 @@ def _clip_folder(out: Path, config: CLIPConfig, image_size: int, seed: int) -> P
     """CLIPModel + CLIPProcessor (our tokenizer, a CLIP image processor at image_size) in one folder."""
     tokenizer = corpus_to_clip_tokenizer()
     with _seeded(seed):
-        model = CLIPModel(config)
+        model = numpy_init_(CLIPModel(config), seed, "clip")
     processor = CLIPProcessor(
         image_processor=CLIPImageProcessor(size={"shortest_edge": image_size},
                                            crop_size={"height": image_size, "width": image_size}),
@@ -121,6 +125,7 @@ def _clip_folder(out: Path, config: CLIPConfig, image_size: int, seed: int) -> P
     model.save_pretrained(out)
     processor.save_pretrained(out)
     save_tokenizer_files(tokenizer, out)
+    strip_version_stamps(out)
     return out
 
 
@@ -136,8 +141,8 @@ def build_tiny_dit(out: Path, seed: int = 0) -> Path:
     """Write a tiny random DiT folder (64x64 images, 1000 classes) with ImageNet labels in model_index.json."""
     id2label = imagenet_id2label()
     with _seeded(seed):
-        transformer = DiTTransformer2DModel(**TINY_DIT)
-        vae = AutoencoderKL(**TINY_VAE)
+        transformer = numpy_init_(DiTTransformer2DModel(**TINY_DIT), seed, "transformer")
+        vae = numpy_init_(AutoencoderKL(**TINY_VAE), seed, "vae")
     pipe = DiTPipeline(transformer=transformer, vae=vae, scheduler=DDIMScheduler(**DIT_SCHEDULER), id2label=id2label)
     out = Path(out)
     pipe.save_pretrained(out)
@@ -147,6 +152,7 @@ def build_tiny_dit(out: Path, seed: int = 0) -> Path:
     index = json.loads(index_path.read_text())
     index["id2label"] = {str(k): v for k, v in id2label.items()}
     index_path.write_text(json.dumps(index, indent=2) + "\n")
+    strip_version_stamps(out)
     return out
 
 
@@ -159,11 +165,11 @@ class _RandomInceptionV3(FeatureExtractorInceptionV3):
 
 def _calibration_images(seed: int, n: int = 16) -> torch.Tensor:
     """n uint8 64x64 images of random noise at scales from 2 to 64 pixels: smooth blobs to fine grain."""
-    generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng([seed, zlib.crc32(b"calibration")])
     images = []
     for i in range(n):
         scale = 2 ** (1 + i % 6)
-        noise = torch.rand(1, 3, scale, scale, generator=generator)
+        noise = torch.from_numpy(rng.random((1, 3, scale, scale)))  # float64: rounding below is version-proof
         images.append(torch.nn.functional.interpolate(noise, size=64, mode="bilinear"))
     return (torch.cat(images) * 255).round().to(torch.uint8)
 
@@ -176,10 +182,13 @@ def _calibrate_inception(model: FeatureExtractorInceptionV3, images: torch.Tenso
         if isinstance(module, torch.nn.BatchNorm2d):
             module.reset_running_stats()
             module.momentum = None  # cumulative average: the stats of exactly this batch
-    model.train()
+    # In float64, so that the kernels torch picks (they differ between releases) change the float32
+    # results by far less than their last bit: the calibrated weights are the same bytes on any torch.
+    model.double().train()
+    model.feature_extractor_internal_dtype = torch.float64
     with torch.no_grad():
         # Batch statistics are what the running ones now hold, so these are the eval-mode features.
-        features = model(images)[0]
+        features = model(images)[0].double()
     model.eval()
     with torch.no_grad():
         # Pool features share a large common mean; with it in the logits every image gets the same
@@ -188,6 +197,8 @@ def _calibrate_inception(model: FeatureExtractorInceptionV3, images: torch.Tenso
         weight = model.fc.weight
         weight -= torch.outer(weight @ mean, mean) / mean.dot(mean)
         weight *= logit_std / ((features - mean) @ weight.T).std()
+    model.float()
+    model.feature_extractor_internal_dtype = torch.float32
 
 
 def build_tiny_inception(path: Path, seed: int = 0) -> Path:
@@ -201,6 +212,7 @@ def build_tiny_inception(path: Path, seed: int = 0) -> Path:
         with _seeded(seed):
             model = _RandomInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                        feature_extractor_weights_path=str(empty))
+    numpy_init_(model, seed, "inception")
     _calibrate_inception(model, _calibration_images(seed))
     torch.save(model.state_dict(), path)
     return path
@@ -211,9 +223,9 @@ def build_full_sd15(out: Path) -> Path:
     def build(folder: Path) -> None:
         configs, tokenizer = sd15_configs(), corpus_to_clip_tokenizer()
         with _seeded(0):
-            unet = UNet2DConditionModel(**configs["unet"])
-            vae = AutoencoderKL(**configs["vae"])
-            text_encoder = CLIPTextModel(CLIPTextConfig(**configs["text_encoder"]))
+            unet = numpy_init_(UNet2DConditionModel(**configs["unet"]), 0, "unet")
+            vae = numpy_init_(AutoencoderKL(**configs["vae"]), 0, "vae")
+            text_encoder = numpy_init_(CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])), 0, "text_encoder")
         pipe = diffusers.StableDiffusionPipeline(
             unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
             scheduler=PNDMScheduler(**configs["scheduler"]), safety_checker=None, feature_extractor=None,

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from transformers import CLIPConfig, Dinov2Config, Dinov2Model
 
 from tasks.demo.tiny import _clip_folder, _ensure_built, _seeded
+from tasks.demo.weights import numpy_init_, strip_version_stamps
 from tasks.demo.tiny_configs import TINY_CLIP_PROJECTION, corpus_to_clip_tokenizer, special_ids, tiny_text_config
 
 TINY_DINOV2: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "mlp_ratio": 2,
@@ -61,8 +62,9 @@ def full_clip_config(kind: str) -> dict[str, Any]:
 def build_dinov2(out: Path, config: dict[str, Any], seed: int = 0) -> Path:
     """Write a random-weight Dinov2Model folder."""
     with _seeded(seed):
-        model = Dinov2Model(Dinov2Config(**config))
+        model = numpy_init_(Dinov2Model(Dinov2Config(**config)), seed, "dinov2")
     model.save_pretrained(Path(out))
+    strip_version_stamps(Path(out))
     return Path(out)
 
 
@@ -87,6 +89,7 @@ def build_open_clip(out: Path, config: dict[str, Any] | None = None, seed: int =
     cfg = config["model_cfg"]
     with _seeded(seed):  # the class open_clip's create_model builds for this config, without its "no weights" warnings
         model = open_clip.CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"])
+    numpy_init_(model, seed, "open_clip")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "open_clip_model.safetensors"))
     return out
 
