@@ -40,7 +40,8 @@ def _iso(created: float) -> str:
 def runs(store: Store) -> list[dict]:
     """One row per finished run, oldest first; `created` as ISO-8601 UTC."""
     return [{**{k: r[k] for k in ("run_id", "name", "task", "status")}, "verdict": r.get("verdict"),
-             "created": _iso(r["created"]), "path": r["path"]}
+             "created": _iso(r["created"]), "path": r["path"],
+             "provenance": json.loads(r["provenance"]) if r.get("provenance") else None}
             for r in list_runs(store)]
 
 

@@ -31,14 +31,16 @@ def read_run_table(store: Store, run_id: str, name: str) -> list[dict]:
 
 
 def register_run(store: Store, run_id: str, spec_name: str, task: str, status: str, summary_rel: str,
-                 verdict: str | None = None) -> None:
+                 verdict: str | None = None, provenance: dict | None = None) -> None:
     """Append the run to the registry that `diffeval inspect runs` lists (written last: the completion marker).
 
-    `verdict` (passed / regressed) decides whether later runs may take this one as their baseline.
+    `verdict` (passed / regressed) decides whether later runs may take this one as their baseline;
+    `provenance` (versions, device, lock) is kept as one JSON string per run.
     """
     tables.append(store, tables.RUNS, [{"run_id": run_id, "name": spec_name, "task": task, "status": status,
                                        "created": time.time(), "path": str(store.path(run_rel(run_id))), "summary": summary_rel,
-                                       "verdict": verdict}])
+                                       "verdict": verdict,
+                                       "provenance": json.dumps(provenance, sort_keys=True) if provenance else None}])
 
 
 def list_runs(store: Store) -> list[dict]:

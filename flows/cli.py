@@ -149,6 +149,8 @@ def _inspect(args: argparse.Namespace) -> None:
     variants = inspect.variants(store, run_id) if run_id else []
     # Metric rows also carry their sweep cell and FID recipe: those stay in --json, off the table.
     columns = list(METRIC_COLUMNS) if args.what == "metrics" else HISTORY_SHOWN if args.what == "history" else None
+    if args.what == "runs" and rows:  # provenance (versions, device, lock) is a nested record: --json has it
+        columns = [k for k in rows[0] if k != "provenance"]
     title = f"{args.what} of run {run_id}" if run_id else f"{args.what} in {store.root}"
     show = print_metric_rows if args.what == "metrics" else print_rows  # metrics: less per-group sets on too few images
     print_variants(variants, show(rows, title, variants, columns))

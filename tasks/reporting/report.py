@@ -7,10 +7,11 @@ import math
 from typing import Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
+from tasks.models.provenance import provenance_line
 from tasks.plan.units import Condition, Item
 
 GRID_ROWS = 60
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
+STYLE = """footer.provenance{color:#666;font-size:.85em;border-top:1px solid #ddd;margin-top:2em}body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right;overflow-wrap:normal}th{background:#f4f4f4}
 td.l,th.l{text-align:left}.grid img{width:160px;height:auto;image-rendering:pixelated}.warn{color:#a40}
 .bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}
@@ -92,6 +93,11 @@ def image_grid(store: Store, run_id: str, items: Sequence[Item], conditions: Seq
     more = f"<p>First {GRID_ROWS} of {len(conditions)} conditions shown.</p>" if len(conditions) > GRID_ROWS else ""
     return (f"<h2>Samples</h2>{_grid_caption(picks, items, chosen is not None)}"
             f"<div class='scroll'><table class='grid'><tr>{head}</tr>{''.join(rows)}</table></div>{more}")
+
+
+def provenance_footer(facts: dict | None) -> str:
+    """The report's last line: the versions, device and lock the run ran with."""
+    return f"<footer class='provenance'><p>{html.escape(provenance_line(facts))}</p></footer>"
 
 
 def write_report(store: Store, run_id: str, title: str, sections: list[str]) -> str:

@@ -19,7 +19,8 @@ from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
-from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
+from tasks.models.provenance import run_provenance
+from tasks.reporting.report import fmt_number, html_table, image_grid, provenance_footer, write_report
 from tasks.stages.run import Scored
 from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
 
@@ -86,6 +87,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
     verdicts, shared = _verdicts(store, prepared, previous, scored.scores, shown) if previous else ([], None)
     verdict = run_verdict(verdicts)
+    provenance = run_provenance(ctx.device)
     left_out = left_out_note(metrics, spec.metrics.min_group_images)
     history = _history_rows(prepared, run_id, previous, verdict, metrics, verdicts)
     append_history(store, history)  # before register_run: readers keep registered runs' rows only
@@ -109,6 +111,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         ignored_section(prepared.variants),
         image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
                    spec.report.grid_seeds),
+        provenance_footer(provenance),
     ]
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
@@ -118,11 +121,11 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
         "shared_conditions": shared, "regressions": verdicts, "report": report,
-        "regression_failed": spec.regression.fail and verdict == REGRESSED,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED, "provenance": provenance,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
-    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict)
+    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict, provenance)
     return summary
 
 
