@@ -1,12 +1,14 @@
 """The tiny models are the same bytes on any torch: build them under two interpreters, compare every file.
 
-Each interpreter is a venv with another torch (say the lock's and one release older); both build every tiny
-model and metric stand-in into their own folder, then every file's sha256 is compared (dot files, the build
-marker that records versions, are left out: the model fingerprint leaves them out too).
+Each interpreter is a venv with other releases (torch, and diffusers / transformers too); both build every
+tiny model and metric stand-in into their own folder, then every file's sha256 is compared (dot files, the
+build marker that records versions, are left out: the model fingerprint leaves them out too). For example,
+a second venv with the lock's other packages and older torch, diffusers and transformers:
 
-    python3 -m venv /tmp/t213 && /tmp/t213/bin/pip install -r requirements.lock  # then, in it:
-    /tmp/t213/bin/pip install torch==2.13.0 torchvision==0.28.0
-    .venv/bin/python bench/tiny_bytes.py --other-python /tmp/t213/bin/python
+    python3 -m venv /tmp/other && /tmp/other/bin/pip install -q --require-hashes -r requirements.lock
+    /tmp/other/bin/pip install -q --no-deps torch==2.13.0 torchvision==0.28.0 diffusers==0.41.0 transformers==5.20.0 \
+        nvidia-cudnn-cu13==9.20.0.48 nvidia-nccl-cu13==2.29.7 triton==3.7.1
+    .venv/bin/python bench/tiny_bytes.py --other-python /tmp/other/bin/python
 """
 
 from __future__ import annotations
