@@ -95,7 +95,7 @@ def plan(sd_dir: Path, cfg: dict, store) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
     from tasks.models.resolve import pipeline_class_name, resolve_model
     from tasks.plan.keys import plan_variant
-    from tasks.plan.units import Variant
+    from tasks.values.units import Variant
     from tasks.models.facts import PipelineFacts
     from tasks.spec import GenerationSpec
 
@@ -132,7 +132,7 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     from artifacts.images import png_bytes
     from artifacts.keys import sha256_bytes
     from tasks.generation.generate import cached_pipeline, generate_missing
-    from tasks.plan.units import GenerationBatch
+    from tasks.values.units import GenerationBatch
 
     v, gen, items, device = p["variant"], p["gen"], p["items"], cfg["device"]
     texts = {c.condition_id: c.text for c in p["conditions"]}

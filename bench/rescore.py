@@ -194,7 +194,7 @@ def check_counts(summary: dict, label: str, generated: int | None, extracted: in
 
 
 def cli_settings():
-    """The Prefect settings `diffeval run` uses (flows.cli.run_spec): flow heartbeats off."""
+    """The Prefect settings `diffeval run` uses (flows.app.cli.run_spec): flow heartbeats off."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})

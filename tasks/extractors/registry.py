@@ -3,7 +3,7 @@
 An Extractor is made for one run (its fingerprint depends on the model it resolved and the spec's
 preprocessing); a Job names the inputs one metric needs it to read. The extract stage merges the
 jobs of every enabled metric by fingerprint, so an input two metrics share is read once, and the
-feature cache (tasks/extractors/cache.py) computes only what it has never seen.
+feature cache (artifacts/features.py) computes only what it has never seen.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Literal
 import numpy as np
 
 from artifacts.store import Store
-from tasks.extractors import cache
+from artifacts import features as cache
 
 Reads = Literal["images", "texts"]
 

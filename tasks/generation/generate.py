@@ -16,12 +16,12 @@ from artifacts import claims, tables
 from artifacts.images import png_bytes
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
-from tasks.generation import pix2pix_zero
+from tasks.models import pix2pix_zero
 from tasks.inputs.edit_conditions import prompt_role
 from tasks.inputs.edits import source_to_generation_image
 from tasks.models.resolve import ResolvedModel, library_versions, load_pipeline
 from tasks.plan.keys import accepted_settings
-from tasks.plan.units import GenerationBatch, Item
+from tasks.values.units import GenerationBatch, Item
 from tasks.spec import GenerationSpec
 
 log = logging.getLogger("diffeval")

@@ -7,8 +7,8 @@ import numpy as np
 from artifacts.keys import sha256_text
 from tasks.extractors.clip import clip_extractors
 from tasks.extractors.registry import Extractor, Job
-from tasks.metrics.registry import Metric, register
-from tasks.names import CLIP_SCORE
+from tasks.values.metric import Metric, register
+from tasks.values.names import CLIP_SCORE
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:

@@ -13,9 +13,9 @@ import torch
 
 from artifacts.errors import BadInput
 from tasks.extractors.cmmd_clip import cmmd_job, spec_cmmd_extractor
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import Metric, register
 from tasks.metrics.stats import as_2d
-from tasks.names import CMMD
+from tasks.values.names import CMMD
 
 SCALE = 1000.0
 ESTIMATORS = ("biased", "unbiased")

@@ -12,8 +12,8 @@ from artifacts.keys import sha256_text
 from artifacts.store import ref_rel
 from tasks.extractors.clip import clip_extractors
 from tasks.extractors.registry import Extractor, Job
-from tasks.metrics.registry import Metric, register
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
+from tasks.values.metric import Metric, register
+from tasks.values.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
 
 # torch.nn.functional.cosine_similarity's default eps: the guide's code path clamps tiny norms with it.
 COSINE_EPS = 1e-8

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from tasks.extractors.dinov2 import dinov2_job, spec_dinov2_extractor
 from tasks.metrics.fid import features_to_fid
-from tasks.metrics.registry import Metric, register
-from tasks.names import FD_DINOV2
+from tasks.values.metric import Metric, register
+from tasks.values.names import FD_DINOV2
 
 
 def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tuple[str, float]]:  # noqa: ARG001

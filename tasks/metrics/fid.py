@@ -8,9 +8,9 @@ import numpy as np
 
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import Metric, register
 from tasks.metrics.stats import as_2d
-from tasks.names import FID
+from tasks.values.names import FID
 
 
 @dataclass

@@ -13,8 +13,8 @@ from tasks.extractors.hps import hps_extractors
 from tasks.extractors.registry import Extractor, Job
 from tasks.metrics.clip_score import image_text_embeds, image_text_jobs
 from tasks.metrics.pickscore import preference_scores
-from tasks.metrics.registry import Metric, register
-from tasks.names import HPSV2
+from tasks.values.metric import Metric, register
+from tasks.values.names import HPSV2
 
 
 def _extractors(ctx) -> tuple[Extractor, Extractor]:

@@ -7,9 +7,9 @@ import torch
 
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import Metric, register
 from tasks.metrics.stats import as_2d, torch_generator
-from tasks.names import IS, IS_STD
+from tasks.values.names import IS, IS_STD
 
 
 def logits_to_inception_score(

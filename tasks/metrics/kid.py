@@ -7,9 +7,9 @@ import torch
 
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import Metric, register
 from tasks.metrics.stats import as_2d, torch_generator
-from tasks.names import KID, KID_STD
+from tasks.values.names import KID, KID_STD
 
 
 def _poly_mmd(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float | None, coef: float) -> torch.Tensor:

@@ -16,9 +16,9 @@ import numpy as np
 from tasks.extractors.clip import clip_extractors, cached_clip
 from tasks.extractors.registry import Extractor, Job
 from tasks.metrics.clip_score import image_text_embeds, image_text_jobs, normalize
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import Metric, register
 from tasks.models.resolve import ResolvedModel
-from tasks.names import PICKSCORE
+from tasks.values.names import PICKSCORE
 
 
 def preference_scores(image_embeds: np.ndarray, text_embeds: np.ndarray, scale: float) -> np.ndarray:

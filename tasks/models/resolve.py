@@ -162,7 +162,7 @@ def pipeline_call_parameters(pipeline: str) -> list[str]:
 
 def check_pipeline(pipeline: str, task: str, params: list[str]) -> None:
     """The pipeline fits the task (image= for edits, class_labels= for classes), by its __call__ parameters."""
-    from tasks.generation.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
+    from tasks.models.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
 
     if task == "image-to-image" and "image" not in params and pipeline != PIX2PIX_ZERO:
         raise BadInput(f"pipeline '{pipeline}': takes no image= argument; task image-to-image needs an image-conditioned "
@@ -229,7 +229,7 @@ def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dt
     cls = getattr(diffusers, pipeline, None)
     if cls is None:
         raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; upgrade diffusers or pick another pipeline class")
-    from tasks.generation import pix2pix_zero
+    from tasks.models import pix2pix_zero
 
     extra = pix2pix_zero.load_kwargs(model.local_dir) if pipeline == pix2pix_zero.PIPELINE else {}
     pipe = cls.from_pretrained(model.local_dir, torch_dtype=getattr(torch, dtype), **extra)

@@ -10,7 +10,7 @@ from artifacts.keys import key_of
 from artifacts.store import Store, image_rel
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, effective_dtype
-from tasks.plan.units import Condition, Item, Variant
+from tasks.values.units import Condition, Item, Variant
 
 log = logging.getLogger("diffeval")
 

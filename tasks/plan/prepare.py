@@ -17,9 +17,9 @@ from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
-from tasks.inputs.outside import forget_reads
-from tasks.plan.outside import OutsidePlan, conditions_from_images, plan_outside
-from tasks.plan.units import Condition, GenerationBatch, Item, OutsideImages, Variant
+from tasks.inputs.outside_images import forget_reads
+from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
+from tasks.values.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
 from tasks.stages.sets import store_references, wants_inception
 
@@ -97,7 +97,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
     for cell in spec.sweep.cells():
         for index, model in enumerate(spec.models):
             if model.outside:
-                continue  # planned by tasks/plan/outside.py: one variant, whatever the sweep
+                continue  # planned by tasks/plan/outside_plan.py: one variant, whatever the sweep
             gen = spec.generation_for(model, cell)
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})

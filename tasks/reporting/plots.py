@@ -16,8 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from tasks.metrics.aggregate import group_order
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 from tasks.reporting.heatmap import grid_to_heatmap_png
 
 MAX_GROUPS = 25  # groups per forest plot: past that a plot stops being readable; the table below has them all

@@ -7,7 +7,7 @@ import math
 from typing import Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
-from tasks.plan.units import Condition, Item
+from tasks.values.units import Condition, Item
 
 GRID_ROWS = 60
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}

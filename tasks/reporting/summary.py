@@ -15,8 +15,8 @@ from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
 from tasks.metrics.group_size import left_out_note, shown_rows
-from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
-from tasks.plan.context import RunContext
+from tasks.values.names import COMPARISON_COLUMNS, METRIC_COLUMNS
+from tasks.values.context import RunContext
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
 from tasks.reporting.report import fmt_number, html_table, image_grid, write_report

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 
 
 def swept_axes(variants: Sequence[Variant]) -> set[str]:

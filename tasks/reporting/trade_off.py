@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 
 from artifacts.store import run_rel
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
-from tasks.plan.context import RunContext
+from tasks.values.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
+from tasks.values.context import RunContext
 from tasks.reporting.heatmap import grid_to_heatmap_png
 from tasks.reporting.report import html_table
 from tasks.reporting.sweeps import cell_grid, swept_axes

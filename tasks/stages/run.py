@@ -1,6 +1,6 @@
 """The stages of one evaluation as pure functions: plan the batches, generate, extract, score. The flow wires them.
 
-Extraction and scoring iterate the metric registry (tasks/metrics/registry.py): no metric is named here.
+Extraction and scoring iterate the metric registry (tasks/values/metric.py): no metric is named here.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from tasks.generation.generate import generate_missing
 from tasks.generation.import_images import import_missing
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
 from tasks.metrics.group_size import flag_small_groups, shown_rows
-from tasks.metrics.registry import enabled_metrics
-from tasks.plan.context import RunContext
+from tasks.values.metric import enabled_metrics
+from tasks.values.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
-from tasks.plan.units import GenerationBatch, Item
-from tasks.reporting.outside import outside_section
+from tasks.values.units import GenerationBatch, Item
+from tasks.reporting.outside_note import outside_section
 from tasks.reporting.report import html_table
 from tasks.reporting.sweeps import seed_summary
 from tasks.reporting.trade_off import trade_off_sections

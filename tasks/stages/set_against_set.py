@@ -21,15 +21,15 @@ from pydantic import BaseModel, ConfigDict
 from artifacts.errors import BadInput
 from artifacts.named_stats import check_name, save_stats
 from artifacts.store import Store, ref_rel
-from tasks.extractors import cache as features
+from artifacts import features
 from tasks.extractors.inception import spec_preprocess, spec_weights
 from tasks.extractors.registry import Extractor, Job, merge_jobs, run_job
 from tasks.metrics.fid import features_to_stats, frechet_distance
-from tasks.metrics.registry import Metric, enabled_metrics, registered_set_metrics
+from tasks.values.metric import Metric, enabled_metrics, registered_set_metrics
 from tasks.metrics.stats import as_2d
 from tasks.models.resolve import pick_device
 from tasks.plan.prepare import resolve_metric_models
-from tasks.names import FID, IS, KID
+from tasks.values.names import FID, IS, KID
 from tasks.spec import EvalSpec, MetricsSpec, load_spec, spec_from_dict
 from tasks.stages.set_inputs import SetInput, resolve_input
 from tasks.stages.sets import fragility_record, own_record

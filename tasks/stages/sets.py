@@ -14,12 +14,12 @@ from PIL import Image
 from artifacts.errors import BadInput
 from artifacts.keys import sha256_bytes
 from artifacts.store import Store, ref_rel
-from tasks.extractors import cache as features
+from artifacts import features
 from tasks.extractors.inception import inception_fingerprint, spec_preprocess, spec_weights
 from tasks.extractors.preprocess import decode_image, image_to_uint8
 from tasks.inputs.references import reference_images_with_labels
-from tasks.metrics.registry import Metric, enabled_metrics
-from tasks.plan.context import RunContext
+from tasks.values.metric import Metric, enabled_metrics
+from tasks.values.context import RunContext
 from tasks.spec import EvalSpec
 
 log = logging.getLogger("diffeval")

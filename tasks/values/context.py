@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from artifacts.store import Store, image_rel
-from tasks.extractors import cache as features
+from artifacts import features
 from tasks.extractors.registry import Extractor, Job
-from tasks.plan.units import Condition, Item, Variant
+from tasks.values.units import Condition, Item, Variant
 
 if TYPE_CHECKING:
     from tasks.plan.prepare import Prepared

@@ -24,7 +24,7 @@ from artifacts.errors import BadInput
 
 if TYPE_CHECKING:
     from tasks.extractors.registry import Extractor, Job
-    from tasks.plan.context import RunContext
+    from tasks.values.context import RunContext
     from tasks.spec import EvalSpec
 
 ENTRY_POINT_GROUP = "diffeval.metrics"

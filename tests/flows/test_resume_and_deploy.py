@@ -13,7 +13,7 @@ from PIL import Image
 
 from artifacts import inspect
 from artifacts.store import Store
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.helpers import t2i_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def test_kill_9_during_generation_then_resume(tmp_path, tiny_models):
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(spec), "--store", str(store)],
+    proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(store.glob("images/*/*.png"))) < 4:

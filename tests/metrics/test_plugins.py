@@ -15,8 +15,8 @@ from PIL import Image
 from artifacts import inspect
 from artifacts.errors import BadInput
 from artifacts.store import Store
-from flows.cli import main, run_spec
-from tasks.metrics import registry
+from flows.app.cli import main, run_spec
+from tasks.values import metric as registry
 from tests.flows.helpers import t2i_spec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -69,7 +69,7 @@ def test_a_missing_plugin_or_unknown_option_is_one_line(tmp_path, tiny_models, c
 
 def test_entry_point_plugins_register_and_switch_on_by_options(tmp_path, monkeypatch):
     (tmp_path / "ep_metric.py").write_text(
-        "from tasks.metrics.registry import Metric, register\n"
+        "from tasks.values.metric import Metric, register\n"
         "register(Metric('ep_metric', 'sample', 'lower', 'mean', 'none', lambda ctx: [], lambda ctx: []))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     point = EntryPoint(name="ep", value="ep_metric", group=registry.ENTRY_POINT_GROUP)

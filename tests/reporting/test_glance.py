@@ -7,8 +7,8 @@ import re
 
 from PIL import Image
 
-from tasks.metrics.registry import Metric, register
-from tasks.plan.units import Variant
+from tasks.values.metric import Metric, register
+from tasks.values.units import Variant
 from tasks.reporting.glance import ALONE, CLEAR, NO_CI, TIED, glance_sections, headlines, plot_section, verdict_rows
 from tasks.reporting.plots import forest_png
 from tasks.spec import GenerationSpec
