@@ -10,7 +10,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from artifacts.errors import BadInput
-from tasks.inputs.hub import looks_like_hub_id
+from tasks.values.hub_ids import looks_like_hub_id
 from tasks.spec_metrics import ClipScoreSpec, Frozen, MetricsSpec
 
 Task = Literal["text-to-image", "class-conditional", "image-to-image"]

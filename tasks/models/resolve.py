@@ -8,24 +8,14 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.errors import BadInput
 from artifacts.keys import file_sha256
-from tasks.inputs.hub import looks_like_hub_id
+from tasks.values.hub_ids import looks_like_hub_id
+from tasks.values.resolved import ResolvedModel
 
 log = logging.getLogger("diffeval")
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A model reference made concrete: a local folder and a fingerprint of what is in it."""
-
-    ref: str
-    local_dir: str
-    fingerprint: str
-    revision: str | None = None
 
 
 # The file that makes a folder a model of its kind; an open_clip folder may instead hold only a .pt

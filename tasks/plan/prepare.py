@@ -18,10 +18,10 @@ from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
 from tasks.inputs.outside_images import forget_reads
+from tasks.plan.references import store_references, wants_inception
 from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
 from tasks.values.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
-from tasks.stages.sets import store_references, wants_inception
 
 
 class Prepared(BaseModel):

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.models.resolve import ResolvedModel
+from tasks.values.resolved import ResolvedModel
 from tasks.spec import GenerationSpec, ImagesSpec
 
 

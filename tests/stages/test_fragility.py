@@ -8,7 +8,8 @@ import numpy as np
 
 from tasks.metrics.inception_score import logits_to_inception_score
 from tasks.metrics.kid import features_to_kid
-from tasks.stages.sets import fitted_settings, fragility_record, fragility_section, set_metrics, warn_reduced
+from tasks.reporting.fragility import fragility_section
+from tasks.stages.sets import fitted_settings, fragility_record, set_metrics, warn_reduced
 from tasks.values.names import IS, KID
 from tasks.spec import spec_from_dict
 
