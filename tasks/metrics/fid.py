@@ -8,8 +8,9 @@ import numpy as np
 
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.values.metric import Metric, register
+from tasks.values.metric import SetMetric, register
 from tasks.metrics.stats import as_2d
+from tasks.spec_metrics import Frozen
 from tasks.values.names import FID
 
 
@@ -132,7 +133,11 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
     return [(FID, features_to_fid(real["pool"], fake["pool"]))]
 
 
-METRIC = register(Metric(
-    FID, "set", "lower", "set", "tests/metrics/test_fid.py::test_fid_end_to_end_matches_torchmetrics",
-    lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.fid is not None,
+class FidSpec(Frozen):
+    pass
+
+
+METRIC = register(SetMetric(
+    name=FID, better="lower", reference_test="tests/metrics/test_fid.py::test_fid_end_to_end_matches_torchmetrics",
+    jobs=lambda ctx: [inception_job(ctx)], score=set_values, settings=FidSpec, needs_reference=True, rank=30,
 ))

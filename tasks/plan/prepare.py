@@ -22,6 +22,7 @@ from tasks.plan.references import store_references, wants_inception
 from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
 from tasks.values.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
+from tasks.values.metric import with_settings
 
 
 class Prepared(BaseModel):
@@ -64,20 +65,15 @@ class Prepared(BaseModel):
                 "conditions": len(self.conditions), "images": len({i.key for i in self.items})}
 
 
-# The metrics that score with a model of their own, and the kind of folder it is.
-METRIC_MODEL_KINDS = {"clip_score": "clip", "clip_directional_similarity": "clip", "fd_dinov2": "dinov2",
-                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip"}
-
-
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     """The models the spec's metrics need, resolved (folder or hub cache) and fingerprinted.
 
     Keyed by metric name; a separate processor folder (PickScore's) under `<metric>.processor`.
     """
     out = {}
-    for name, kind in METRIC_MODEL_KINDS.items():
-        cfg = getattr(spec.metrics, name)
-        if cfg is None:
+    for metric in with_settings():  # each metric declares the kind of folder its model is
+        name, kind, cfg = metric.key, metric.model_kind, getattr(spec.metrics, metric.field)
+        if kind is None or cfg is None:
             continue
         out[name] = resolve_model(spec.resolve_path(cfg.model), kind=kind, who=f"metrics.{name}.model", base_dir=spec.base_dir)
         if getattr(cfg, "processor", None):

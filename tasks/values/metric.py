@@ -1,74 +1,127 @@
 """The metrics, each declared once: by a module of ours (tasks/metrics/*.py) or by a plug-in of yours.
 
-A Metric says what it needs (extraction jobs), whether it scores each image (`sample`) or a set of
-images against the reference set (`set`), which way is better, how its per-image values aggregate,
-and which test pins it to a reference implementation. The extract and score stages iterate the
-enabled metrics; nothing else names them.
+A metric is one module that calls `register(SampleMetric(...))` or `register(SetMetric(...))` when
+imported. It declares what it needs (extraction jobs), which way is better, how its values are
+made (a SampleMetric scores each image; a SetMetric scores a generated set against the reference
+set), the pydantic model of its `metrics.<key>:` section in the spec (`settings`), the kind of model
+folder its `model:` setting resolves as (`model_kind`), whether it needs reference images, and
+which test pins it to a reference implementation. Every module of tasks/metrics/ is imported to
+find the built-in ones (nothing lists them); the spec's `metrics:` section, model resolution and
+the extract and score stages read them from here.
 
-Plug-ins: a module that calls `register(Metric(...))` when imported, named in the spec's
-`metrics.plugins` list (importable from PYTHONPATH) or published in the `diffeval.metrics`
-entry-point group. It runs when its module is listed in `metrics.plugins` or its name is a key of
-`metrics.options` (its options, given to it as `ctx.options(name)`). See README "Your own metric".
+Plug-ins: a module that calls `register(...)` when imported, named in the spec's `metrics.plugins`
+list (importable from PYTHONPATH) or published in the `diffeval.metrics` entry-point group. It runs
+when its module is listed in `metrics.plugins` or its name is a key of `metrics.options` (its options,
+given to it as `ctx.options(name)`). See README "Your own metric".
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import pkgutil
 import sys
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Callable, ClassVar, Literal
 
 from artifacts.errors import BadInput
 
 if TYPE_CHECKING:
-    from tasks.extractors.registry import Extractor, Job
-    from tasks.values.context import RunContext
+    import numpy as np
+    from pydantic import BaseModel
+
     from tasks.spec import EvalSpec
+    from tasks.values.context import RunContext
+    from tasks.values.extraction import Extractor, Job
 
 ENTRY_POINT_GROUP = "diffeval.metrics"
-BUILTIN = ("tasks.metrics.clip_score", "tasks.metrics.directional", "tasks.metrics.fid", "tasks.metrics.kid",
-           "tasks.metrics.inception_score", "tasks.metrics.fd_dinov2", "tasks.metrics.cmmd", "tasks.metrics.pickscore",
-           "tasks.metrics.hpsv2")
+BUILTIN_PACKAGE = "tasks.metrics"  # every module in it is imported to find the built-in metrics
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
-    """One metric.
+    """What every metric declares (use SampleMetric or SetMetric).
 
     jobs(ctx): the extractors it needs, each with the inputs it reads.
-    score: `sample` metrics: score(ctx) -> one value per item of ctx.items (in that order);
-           `set` metrics: score(spec, real, fake, used, seed) -> [(row name, value), ...] from the
-           features (of `features`' extractor) of the reference set and one generated set, `used`
-           being what fit() chose.
-    aggregate: "clamped-mean" (max(mean, 0), as torchmetrics' CLIP score), "mean", or "set".
-    enabled(spec): whether the spec asks for it; None for a plug-in (see the module docstring).
-    fit(spec, n_real, n_fake): set metrics: the settings a set of that size takes, and what was cut.
-    per_class: set metrics: also computed per class (IS of a single class says nothing).
-    reads_reference: set metrics: False when only the generated set is read (IS); `diffeval sets` then
-           scores each set on its own instead of one against the other.
-    features(ctx): set metrics: the extractor whose features score() gets; None: the FID Inception.
+    settings: the pydantic model of its `metrics.<spec_key>:` section (built-ins; None: no section of its
+        own: a plug-in reads `metrics.options.<name>`); it is enabled when that section is present.
+    spec_key: the section's key in the spec (default: the name); spec_field: the attribute on
+        `spec.metrics` (default: spec_key; `is` is a Python keyword, so IS says `inception_score`).
+    model_kind: the kind of folder its settings' `model` (and `processor`, if any) resolves as (clip,
+        dinov2, open_clip); None: it has no model of its own.
+    needs_reference: the spec must have a `reference:` section when it is enabled.
+    rank: where its rows stand among the metrics' (ours 10, 20, ...; ties in registration order).
+    enabled(spec): whether the spec asks for it, where the rules above do not say (plug-ins: module docstring).
     """
 
     name: str
-    kind: Literal["sample", "set"]
     better: Literal["higher", "lower"]
-    aggregate: Literal["clamped-mean", "mean", "set"]
     reference_test: str
     jobs: Callable[["RunContext"], list["Job"]]
-    score: Callable[..., Any]
+    settings: type["BaseModel"] | None = None
+    spec_key: str = ""
+    spec_field: str = ""
+    model_kind: str | None = None
+    needs_reference: bool = False
+    rank: int = 1000
     enabled: Callable[["EvalSpec"], bool] | None = None
-    fit: Callable[["EvalSpec", int, int], tuple[dict, list[str]]] | None = None
-    per_class: bool = True
-    features: Callable[["RunContext"], "Extractor"] | None = None
     module: str = ""
-    reads_reference: bool = True
+
+    kind: ClassVar[Literal["sample", "set"]]
+
+    @property
+    def key(self) -> str:
+        """Its section's key in the spec's `metrics:` (`is` for IS)."""
+        return self.spec_key or self.name
+
+    @property
+    def field(self) -> str:
+        """Its section's attribute on `spec.metrics`."""
+        return self.spec_field or self.key
 
     def is_enabled(self, spec: "EvalSpec") -> bool:
         if self.enabled is not None:
             return bool(self.enabled(spec))
+        if self.settings is not None:
+            return getattr(spec.metrics, self.field, None) is not None
         return self.name in spec.metrics.options or self.module in spec.metrics.plugins
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleMetric(Metric):
+    """A value per generated image: score(ctx) -> one value per item of ctx.items (in that order), aggregated
+    per prompt, then per variant and group with a bootstrap CI ("clamped-mean": max(mean, 0), as
+    torchmetrics' CLIP score; "mean"), and compared in pairs."""
+
+    score: Callable[["RunContext"], "np.ndarray"]
+    aggregate: Literal["clamped-mean", "mean"] = "mean"
+
+    kind: ClassVar[Literal["sample"]] = "sample"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetMetric(Metric):
+    """A value per generated set against the reference set, from cached features.
+
+    score(spec, real, fake, used, seed) -> [(row name, value), ...]: `real` and `fake` are the features (of
+    `features`' extractor, else the FID Inception's) of the reference set and one generated set, `used`
+    what fit() chose.
+    fit(spec, n_real, n_fake): the settings a set of that size takes, and what was cut.
+    per_class: also computed per class (IS of a single class says nothing).
+    reads_reference: False when only the generated set is read (IS); `diffeval sets` then scores each set
+        on its own instead of one against the other.
+    features(ctx): the extractor whose features score() gets; None: the FID Inception.
+    """
+
+    score: Callable[["EvalSpec", dict, dict, dict, int], list[tuple[str, float]]]
+    fit: Callable[["EvalSpec", int, int], tuple[dict, list[str]]] | None = None
+    per_class: bool = True
+    features: Callable[["RunContext"], "Extractor"] | None = None
+    reads_reference: bool = True
+
+    kind: ClassVar[Literal["set"]] = "set"
+    aggregate: ClassVar[str] = "set"
 
 
 _METRICS: dict[str, Metric] = {}
@@ -86,8 +139,31 @@ def register(metric: Metric) -> Metric:
 
 @functools.cache
 def _load_builtin() -> None:
-    for module in BUILTIN:
-        importlib.import_module(module)
+    """Import every module of tasks/metrics/: each built-in metric registers itself (none is listed)."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+
+
+def _ordered() -> list[Metric]:
+    """Every registered metric by rank, ties in registration order."""
+    return [m for _, m in sorted(enumerate(_METRICS.values()), key=lambda pair: (pair[1].rank, pair[0]))]
+
+
+def builtin_metrics() -> list[Metric]:
+    """Our own metrics (tasks/metrics/), in rank order."""
+    _load_builtin()
+    return [m for m in _ordered() if m.module.startswith(BUILTIN_PACKAGE + ".")]
+
+
+def with_settings() -> list[Metric]:
+    """The built-in metrics with a `metrics.<key>:` section of their own, in rank order."""
+    return [m for m in builtin_metrics() if m.settings is not None]
+
+
+def spec_key_of(name: str) -> str | None:
+    """The spec's `metrics:` key that enables metric `name` (`is` for IS), or None for a plug-in."""
+    return next((m.key for m in with_settings() if m.name == name), None)
 
 
 @functools.cache
@@ -117,11 +193,9 @@ def load_plugins(spec: "EvalSpec") -> None:
 
 
 def enabled_metrics(spec: "EvalSpec") -> list[Metric]:
-    """The metrics a spec asks for: ours in BUILTIN order (whatever order they were imported in), then plug-ins."""
+    """The metrics a spec asks for, in rank order (ours, then plug-ins, whatever order they were imported in)."""
     load_plugins(spec)
-    rank = {module: i for i, module in enumerate(BUILTIN)}
-    ordered = sorted(enumerate(_METRICS.values()), key=lambda pair: (rank.get(pair[1].module, len(BUILTIN)), pair[0]))
-    return [m for _, m in ordered if m.is_enabled(spec)]
+    return [m for m in _ordered() if m.is_enabled(spec)]
 
 
 def direction(name: str) -> int:
@@ -132,8 +206,6 @@ def direction(name: str) -> int:
 
 
 def registered_set_metrics(spec: "EvalSpec") -> list[str]:
-    """Names of every set metric that can be enabled (ours, entry points, the spec's plug-ins), in BUILTIN order."""
+    """Names of every set metric that can be enabled (ours, entry points, the spec's plug-ins), in rank order."""
     load_plugins(spec)
-    rank = {module: i for i, module in enumerate(BUILTIN)}
-    ordered = sorted(enumerate(_METRICS.values()), key=lambda pair: (rank.get(pair[1].module, len(BUILTIN)), pair[0]))
-    return [m.name for _, m in ordered if m.kind == "set"]
+    return [m.name for m in _ordered() if m.kind == "set"]
