@@ -93,8 +93,8 @@ def prompt_conditions(n: int) -> list[dict]:
 
 def plan(sd_dir: Path, cfg: dict, store) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
-    from tasks.models.resolve import pipeline_class_name, resolve_model
-    from tasks.plan.keys import plan_variant
+    from tasks.models.resolve import pipeline_call_parameters, pipeline_class_name, resolve_model
+    from tasks.plan.keys import accepted_settings, plan_variant
     from tasks.values.units import Variant
     from tasks.models.facts import PipelineFacts
     from tasks.spec import GenerationSpec
@@ -102,7 +102,9 @@ def plan(sd_dir: Path, cfg: dict, store) -> dict:
     resolved = resolve_model(str(sd_dir))
     gen = GenerationSpec(steps=cfg["steps"], guidance_scale=7.5, height=cfg["size"], width=cfg["size"], seeds=[0],
                          batch_size=cfg["batch"], dtype=cfg["dtype"], device=cfg["device"])
-    variant = Variant("sd15", "sd15", 0, {}, gen, pipeline_class_name(resolved.local_dir), cfg["device"], cfg["dtype"])
+    pipeline = pipeline_class_name(resolved.local_dir)
+    variant = Variant("sd15", "sd15", 0, {}, gen, pipeline, cfg["device"], cfg["dtype"],
+                      taken=accepted_settings(pipeline_call_parameters(pipeline)))
     conditions = prompt_conditions(cfg["prompts"])
     return {"resolved": resolved, "gen": gen, "variant": variant, "conditions": conditions,
             "items": plan_variant(variant, resolved, conditions, PipelineFacts(store))}

@@ -44,7 +44,7 @@ def generation_params(variant: Variant, model: ResolvedModel, facts: PipelineFac
         "scheduler": facts.scheduler_config(model.local_dir, gen.scheduler),
         "dtype": effective_dtype(gen.dtype, device_type),
         "device_type": device_type,
-        **{name: getattr(gen, name) for name in accepted_settings(facts.call_parameters(variant.pipeline))},
+        **{name: getattr(gen, name) for name in variant.taken},  # decided by spec_to_variants
     }
 
 

@@ -16,7 +16,7 @@ from artifacts.store import Store
 from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
-from tasks.plan.keys import ignored_settings, plan_variant, variant_label
+from tasks.plan.keys import accepted_settings, ignored_settings, plan_variant, variant_label
 from tasks.inputs.outside_images import forget_reads
 from tasks.plan.references import store_references, wants_inception
 from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
@@ -105,7 +105,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
             check_pipeline(pipeline, spec.task, params)
             dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
             variants.append(Variant(variant_label(model.name, cell), model.name, index, cell, gen, pipeline, device, dtype,
-                                    ignored_settings(params, declared_settings(spec, index, cell))))
+                                    ignored_settings(params, declared_settings(spec, index, cell)), accepted_settings(params)))
     return variants
 
 
