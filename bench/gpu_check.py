@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = {**(SMOKE if args.cpu_smoke else FULL), **{k: getattr(args, k) for k in ("prompts", "batch", "size", "steps") if getattr(args, k) is not None}}
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     from artifacts.store import Store
-    from bench.rescore import print_table
+    from bench.common import print_table
 
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="gpu-check-"))
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import (  # noqa: E402
+from bench.common import (  # noqa: E402
     bench_parser, bench_setup, import_everything, machine_line, print_profile, print_table, tiny_spec, timed,
     warm_up_prefect, write_spec,
 )

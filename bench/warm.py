@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import REPO, bench_parser, print_table, tiny_spec, write_spec  # noqa: E402
+from bench.common import REPO, bench_parser, print_table, tiny_spec, write_spec  # noqa: E402
 
 GOAL_RATIO = 2.0
 FLOOR = "import prefect, torch"

@@ -40,14 +40,6 @@ def features_fingerprint(ctx: RunContext, metric: Metric) -> str:
     return inception_fingerprint(spec_weights(ctx.spec), spec_preprocess(ctx.spec))
 
 
-def set_metrics(spec: EvalSpec, real: dict[str, np.ndarray], fake: dict[str, np.ndarray], seed: int, record: dict,
-                metrics: list[Metric] | None = None) -> list[tuple[str, float]]:
-    """(metric, value) pairs of one generated set against the real set, from cached features, with the
-    settings of the set's fragility record (fitted to the set's size). `metrics`: the spec's set metrics."""
-    return [pair for m in (set_metrics_of(spec) if metrics is None else metrics)
-            for pair in m.score(spec, real, fake, record, seed)]
-
-
 def fitted_settings(spec: EvalSpec, n_real: int, n_fake: int, metrics: list[Metric] | None = None) -> tuple[dict, list[str]]:
     """The settings a set of this size takes (KID subset_size, IS splits: the spec's, cut to fit), and what was cut."""
     used, reduced = {}, []
