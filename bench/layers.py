@@ -7,7 +7,7 @@ TYPE_CHECKING count too: they are dependencies all the same) and prints
 - arrows: distinct (room -> other room) import pairs;
 - against the order: module imports, and arrows, from a room to a room listed AFTER it in LAYERS
   (README "How it is built": each layer imports only the layers listed before it);
-- circles: strongly connected groups of more than one module (and of rooms).
+- circles: strongly connected groups of more than one module (and of floors).
 
 Usage: python bench/layers.py [--order room,room,...] [--list]
 """
@@ -21,10 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("artifacts", "tasks", "flows")
-# The README's order, ground floor first: a room imports only rooms listed before it (its own room too).
-LAYERS = ("artifacts", "tasks/values", "tasks/spec", "tasks/inputs", "tasks/models", "tasks/plan", "tasks/generation",
-          "tasks/extractors", "tasks/metrics", "tasks/reporting", "tasks/stages", "tasks/arena", "tasks/demo", "flows",
-          "flows/app")
+# The README's order, ground floor first: a module imports only floors listed before its own (and its own).
+# A floor is a folder, a module file named without .py (tasks/spec), or several of them joined by "|".
+LAYERS = ("artifacts", "tasks/values|tasks/spec|tasks/spec_metrics", "tasks/inputs", "tasks/models", "tasks/extractors",
+          "tasks/plan", "tasks/generation", "tasks/metrics", "tasks/reporting", "tasks/stages", "tasks/arena", "tasks/demo",
+          "flows", "flows/app", "flows/cli")
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
@@ -71,12 +72,12 @@ def room(module: str, known: dict[str, Path]) -> str:
 
 
 def layer_of(room_name: str, order: tuple[str, ...]) -> int | None:
-    """The index of the longest LAYERS entry that is the room or a folder above it (tasks/spec.py: tasks/spec)."""
-    best = None
-    for i, layer in enumerate(order):
-        if room_name == layer or room_name.startswith(layer + "/"):
-            if best is None or len(layer) > len(order[best]):
-                best = i
+    """The floor of the longest LAYERS entry that is the room or a folder above it (tasks/spec.py: tasks/spec)."""
+    best, length = None, -1
+    for i, floor in enumerate(order):
+        for layer in floor.split("|"):
+            if (room_name == layer or room_name.startswith(layer + "/")) and len(layer) > length:
+                best, length = i, len(layer)
     return best
 
 
@@ -136,32 +137,39 @@ def measure(order: tuple[str, ...] = LAYERS, root: Path = ROOT) -> dict:
             la, lb = _layer_of_module(source, known, order), _layer_of_module(target, known, order)
             if la is not None and lb is not None and lb > la:
                 against.append((source, target))
-    room_graph: dict[str, set[str]] = defaultdict(set)
-    for a, b in arrows:
-        room_graph[a].add(b)
-    unplaced = sorted({room(m, known) for m in known if _layer_of_module(m, known, order) is None})
+    floor_graph: dict[int, set[int]] = defaultdict(set)
+    for source, targets in graph.items():
+        for target in targets:
+            a, b = _layer_of_module(source, known, order), _layer_of_module(target, known, order)
+            if a is not None and b is not None and a != b:
+                floor_graph[a].add(b)
+    unplaced = sorted({room(m, known) for m in known if _layer_of_module(m, known, order) is None and graph.get(m)})
     return {"modules": len(known), "rooms": rooms, "arrows": sorted(arrows), "against": sorted(against),
             "against_arrows": sorted({(room(a, known), room(b, known)) for a, b in against}),
-            "circles": sccs(graph), "room_circles": sccs(room_graph), "unplaced": unplaced}
+            "circles": sccs(graph), "floor_circles": [[order[i] for i in c] for c in sccs(floor_graph)], "unplaced": unplaced}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--order", help="comma-separated rooms, ground floor first (default: LAYERS)")
     parser.add_argument("--list", action="store_true", help="list the arrows against the order and the circles")
+    parser.add_argument("--root", default=None, help="another checkout to measure (default: this one)")
     args = parser.parse_args()
+    if args.root:
+        global ROOT
+        ROOT = Path(args.root).resolve()
     order = tuple(args.order.split(",")) if args.order else LAYERS
-    m = measure(order)
+    m = measure(order, ROOT)
     print(f"{m['modules']} modules in {len(m['rooms'])} rooms; {len(m['arrows'])} arrows between rooms; "
           f"{len(m['against'])} imports ({len(m['against_arrows'])} arrows) against the order; "
-          f"{len(m['circles'])} module circles, {len(m['room_circles'])} room circles; unplaced rooms: {m['unplaced'] or 'none'}")
+          f"{len(m['circles'])} module circles, {len(m['floor_circles'])} floor circles; unplaced rooms: {m['unplaced'] or 'none'}")
     if args.list:
         for a, b in m["against"]:
             print(f"  against: {a} -> {b}")
         for c in m["circles"]:
             print(f"  circle: {' , '.join(c)}")
-        for c in m["room_circles"]:
-            print(f"  room circle: {' , '.join(c)}")
+        for c in m["floor_circles"]:
+            print(f"  floor circle: {' , '.join(c)}")
 
 
 if __name__ == "__main__":

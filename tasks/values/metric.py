@@ -23,17 +23,19 @@ import pkgutil
 import sys
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from artifacts.errors import BadInput
+from tasks.values.extraction import Extractor, Job
 
 if TYPE_CHECKING:
     import numpy as np
     from pydantic import BaseModel
 
-    from tasks.spec import EvalSpec
-    from tasks.values.context import RunContext
-    from tasks.values.extraction import Extractor, Job
+# Named, not imported: the spec assembles its `metrics:` section from this registry, and the context
+# carries the spec, so importing either here would close a circle.
+EvalSpec = Any  # tasks.spec.EvalSpec
+RunContext = Any  # tasks.values.context.RunContext
 
 ENTRY_POINT_GROUP = "diffeval.metrics"
 BUILTIN_PACKAGE = "tasks.metrics"  # every module in it is imported to find the built-in metrics
