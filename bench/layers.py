@@ -24,7 +24,7 @@ PACKAGES = ("artifacts", "tasks", "flows")
 # The README's order, ground floor first: a module imports only floors listed before its own (and its own).
 # A floor is a folder, a module file named without .py (tasks/spec), or several of them joined by "|".
 LAYERS = ("artifacts", "tasks/values|tasks/spec|tasks/spec_metrics", "tasks/inputs", "tasks/models", "tasks/extractors",
-          "tasks/plan", "tasks/generation", "tasks/metrics", "tasks/reporting", "tasks/stages", "tasks/arena", "tasks/demo",
+          "tasks/plan", "tasks/generation", "tasks/metrics", "tasks/arena", "tasks/reporting", "tasks/stages", "tasks/demo",
           "flows", "flows/app", "flows/cli")
 
 

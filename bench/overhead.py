@@ -110,7 +110,7 @@ def direct_once(spec_path: str, store: Path) -> float:
     """The flow's task bodies (each task's .fn, no Prefect) in the flow's order, into a fresh store."""
     from artifacts.store import Store
     from flows import evaluate as flow
-    from tasks.reporting.runs import new_run_id
+    from artifacts.run_ids import new_run_id
 
     started = time.perf_counter()
     root = str(Store(store).root)

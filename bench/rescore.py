@@ -28,7 +28,7 @@ GOAL_SPEEDUP = 20.0
 def warm_stage_times(spec_path: str, store_root: Path) -> list[tuple[str, float]]:
     """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed."""
     from flows import evaluate as flow
-    from tasks.reporting.runs import new_run_id
+    from artifacts.run_ids import new_run_id
 
     root = str(store_root)
     forget_weight_hashes()

@@ -27,7 +27,7 @@ from tasks.plan.prepare import Prepared, prepare
 from tasks.values.units import GenerationBatch
 from tasks.stages import run as stages
 from tasks.stages.progress import progress_bar
-from tasks.reporting.runs import new_run_id
+from artifacts.run_ids import new_run_id
 from tasks.reporting.summary import RegressionFailed, finish_run, summary_markdown
 
 SHARD_SIZE = 256
