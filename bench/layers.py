@@ -25,7 +25,7 @@ PACKAGES = ("artifacts", "tasks", "flows")
 # A floor is a folder, a module file named without .py (tasks/spec), or several of them joined by "|".
 LAYERS = ("artifacts", "tasks/values|tasks/spec|tasks/spec_metrics", "tasks/inputs", "tasks/models", "tasks/extractors",
           "tasks/plan", "tasks/generation", "tasks/metrics", "tasks/arena", "tasks/reporting", "tasks/stages", "tasks/demo",
-          "flows", "flows/app", "flows/cli")
+          "flows", "flows/app")
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
