@@ -6,7 +6,7 @@ them, and images and features do not depend on which worker made them. A skipped
 until its keys show up as done in their table, or its lease lapses and this worker takes it over.
 
 It lives beside the leases, under every layer of tasks/: generation (tasks/generation/generate.py)
-and feature extraction (tasks/extractors/cache.py) both run their batches through it.
+and feature extraction (artifacts/features.py) both run their batches through it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from artifacts.keys import sha256_bytes
-from artifacts.localfs import LocalFolder, file_lock  # noqa: F401 - file_lock is imported from here by tasks/tiny.py
+from artifacts.localfs import LocalFolder
 from artifacts.objectfs import ObjectFolder
 
 DEFAULT_STORE = ".diffeval"

@@ -15,7 +15,6 @@ from artifacts import tables
 from artifacts.store import Store
 
 VOTES = "arena-votes"
-CHOICES = ("best", "tie", "skip")
 SCHEMA = pa.schema([
     ("vote_id", pa.string()), ("rater", pa.string()), ("runs", pa.list_(pa.string())),
     ("condition_id", pa.string()), ("groups", pa.list_(pa.string())), ("seed", pa.int64()),

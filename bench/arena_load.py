@@ -43,7 +43,7 @@ START_TIMEOUT_S = 180.0
 def start_server(store: Path) -> tuple[subprocess.Popen, str]:
     """`diffeval arena` on 127.0.0.1, any free port; returns the process and its URL."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "arena", "--store", str(store), "--host", "127.0.0.1", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "arena", "--store", str(store), "--host", "127.0.0.1", "--port", "0"],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -175,7 +175,7 @@ def _instrumented(loop, args: argparse.Namespace) -> dict:
 
         tracemalloc.start(10)
     if args.profile:
-        from bench.rescore import profile, top_entries
+        from bench.common import profile, top_entries
 
         result = {}
         profiler = profile(lambda: result.update(loop()))

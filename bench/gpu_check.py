@@ -93,16 +93,18 @@ def prompt_conditions(n: int) -> list[dict]:
 
 def plan(sd_dir: Path, cfg: dict, store) -> dict:
     """Resolve the model and plan one item per prompt (seed 0) exactly as prepare() would."""
-    from tasks.models.resolve import pipeline_class_name, resolve_model
-    from tasks.plan.keys import plan_variant
-    from tasks.plan.units import Variant
+    from tasks.models.resolve import pipeline_call_parameters, pipeline_class_name, resolve_model
+    from tasks.plan.keys import accepted_settings, plan_variant
+    from tasks.values.units import Variant
     from tasks.models.facts import PipelineFacts
     from tasks.spec import GenerationSpec
 
     resolved = resolve_model(str(sd_dir))
     gen = GenerationSpec(steps=cfg["steps"], guidance_scale=7.5, height=cfg["size"], width=cfg["size"], seeds=[0],
                          batch_size=cfg["batch"], dtype=cfg["dtype"], device=cfg["device"])
-    variant = Variant("sd15", "sd15", 0, {}, gen, pipeline_class_name(resolved.local_dir), cfg["device"], cfg["dtype"])
+    pipeline = pipeline_class_name(resolved.local_dir)
+    variant = Variant("sd15", "sd15", 0, {}, gen, pipeline, cfg["device"], cfg["dtype"],
+                      taken=accepted_settings(pipeline_call_parameters(pipeline)))
     conditions = prompt_conditions(cfg["prompts"])
     return {"resolved": resolved, "gen": gen, "variant": variant, "conditions": conditions,
             "items": plan_variant(variant, resolved, conditions, PipelineFacts(store))}
@@ -132,7 +134,7 @@ def generation(p: dict, store, cfg: dict) -> list[tuple[str, str]]:
     from artifacts.images import png_bytes
     from artifacts.keys import sha256_bytes
     from tasks.generation.generate import cached_pipeline, generate_missing
-    from tasks.plan.units import GenerationBatch
+    from tasks.values.units import GenerationBatch
 
     v, gen, items, device = p["variant"], p["gen"], p["items"], cfg["device"]
     texts = {c.condition_id: c.text for c in p["conditions"]}
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = {**(SMOKE if args.cpu_smoke else FULL), **{k: getattr(args, k) for k in ("prompts", "batch", "size", "steps") if getattr(args, k) is not None}}
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     from artifacts.store import Store
-    from bench.rescore import print_table
+    from bench.common import print_table
 
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="gpu-check-"))
     try:

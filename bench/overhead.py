@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import (  # noqa: E402
+from bench.common import (  # noqa: E402
     bench_parser, bench_setup, import_everything, machine_line, print_profile, print_table, tiny_spec, timed,
     warm_up_prefect, write_spec,
 )
@@ -110,7 +110,7 @@ def direct_once(spec_path: str, store: Path) -> float:
     """The flow's task bodies (each task's .fn, no Prefect) in the flow's order, into a fresh store."""
     from artifacts.store import Store
     from flows import evaluate as flow
-    from tasks.reporting.runs import new_run_id
+    from artifacts.run_ids import new_run_id
 
     started = time.perf_counter()
     root = str(Store(store).root)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import bench_parser, bench_setup, import_everything, machine_line, print_table, warm_up_prefect  # noqa: E402
+from bench.common import bench_parser, bench_setup, import_everything, machine_line, print_table, warm_up_prefect  # noqa: E402
 
 PARTI_PROMPTS, SEEDS, CHECKPOINTS, BATCH = 1632, [0, 1, 2, 3], 3, 8
 

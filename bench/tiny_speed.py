@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import bench_parser, bench_setup, machine_line, print_table, timed  # noqa: E402
+from bench.common import bench_parser, bench_setup, machine_line, print_table, timed  # noqa: E402
 
 EXPECTED_PER_IMAGE_S = 0.05  # one quiet core; a shared machine is slower
 BATCH, STEPS = 4, 4

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rescore import REPO, bench_parser, print_table, tiny_spec, write_spec  # noqa: E402
+from bench.common import REPO, bench_parser, print_table, tiny_spec, write_spec  # noqa: E402
 
 GOAL_RATIO = 2.0
 FLOOR = "import prefect, torch"
@@ -90,7 +90,7 @@ def run_process(argv: list[str], env: dict, cwd: Path, limit: float, label: str)
 def diffeval_run(checkout: Path, spec: str, store: Path, env: dict, limit: float, label: str, generated: int | None = 0) -> float:
     """Seconds of one `diffeval run --json` process from `checkout`; check what it generated and extracted."""
     env = {**env, "PYTHONPATH": str(checkout)}
-    argv = [sys.executable, "-m", "flows.cli", "run", spec, "--store", str(store), "--json"]
+    argv = [sys.executable, "-m", "flows.app.cli", "run", spec, "--store", str(store), "--json"]
     seconds, out = run_process(argv, env, checkout, limit, label)
     counts = json.loads(out)["counts"]
     if generated is not None and (counts["images_generated"] != generated or counts["features_extracted"] != 0):

@@ -10,7 +10,7 @@ from artifacts.store import Store
 from artifacts.votes import read_votes
 from tasks.arena.leaderboard import leaderboards
 from tasks.arena.matchups import arena_metrics, runs_to_arena, select_runs
-from tasks.arena.report import write_arena_report
+from tasks.reporting.arena_page import write_arena_report
 
 
 @task(name="arena-leaderboards", cache_policy=NO_CACHE)

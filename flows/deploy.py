@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from artifacts.errors import BadInput
 
-PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 # Not prefect.yaml's `nightly`: a served deployment of the same name would replace the work-pool one
 # (its pull step, path and schedule), and stopping `serve` would leave it paused.
 SERVE_NAME = "nightly-serve"
 FLOW_NAME = "diffeval-evaluate"
-
-
-def nightly_settings(prefect_yaml: Path = PREFECT_YAML) -> dict:
-    """The `nightly` deployment as prefect.yaml declares it (name, entrypoint, cron, parameters)."""
-    config = yaml.safe_load(prefect_yaml.read_text())
-    deployment = next(d for d in config["deployments"] if d["name"] == "nightly")
-    cron = next(s["cron"] for s in deployment["schedules"] if "cron" in s)
-    return {"name": deployment["name"], "entrypoint": deployment["entrypoint"], "cron": cron,
-            "parameters": deployment.get("parameters", {})}
 
 
 def check_cron(cron: str) -> None:

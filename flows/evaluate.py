@@ -22,12 +22,12 @@ from artifacts import tables
 from artifacts.store import Store
 from tasks.inputs.network import is_network_error
 from flows.runners import Workers, runner_settings, shipped
-from tasks.plan.context import RunContext
+from tasks.values.context import RunContext
 from tasks.plan.prepare import Prepared, prepare
-from tasks.plan.units import GenerationBatch
+from tasks.values.units import GenerationBatch
 from tasks.stages import run as stages
 from tasks.stages.progress import progress_bar
-from tasks.reporting.runs import new_run_id
+from artifacts.run_ids import new_run_id
 from tasks.reporting.summary import RegressionFailed, finish_run, summary_markdown
 
 SHARD_SIZE = 256

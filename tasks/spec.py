@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from artifacts.errors import BadInput
-from tasks.inputs.hub import looks_like_hub_id
-from tasks.spec_metrics import ClipScoreSpec, Frozen, MetricsSpec
+from tasks.values.hub_ids import looks_like_hub_id
+from tasks.spec_metrics import Frozen, MetricsBase, default_metrics, needing_reference, reference_metric_keys, validate_metrics
 
 Task = Literal["text-to-image", "class-conditional", "image-to-image"]
 
@@ -217,11 +217,16 @@ class EvalSpec(Frozen):
     models: list[ModelSpec] = Field(min_length=1)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     sweep: SweepSpec = Field(default_factory=SweepSpec)
-    metrics: MetricsSpec = Field(default_factory=lambda: MetricsSpec(clip_score=ClipScoreSpec()))
+    metrics: SerializeAsAny[MetricsBase] = Field(default_factory=default_metrics)  # a section per built-in metric
     regression: RegressionSpec = Field(default_factory=RegressionSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
     runner: RunnerSpec = Field(default_factory=RunnerSpec)
     base_dir: str = "."
+
+    @field_validator("metrics", mode="plain")
+    @classmethod
+    def _metrics(cls, value: Any) -> MetricsBase:
+        return validate_metrics(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> "EvalSpec":
@@ -232,8 +237,8 @@ class EvalSpec(Frozen):
             self.generation_for(model)
         if self.task == "class-conditional" and self.classes is None and not all(m.outside for m in self.models):
             raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
-        if (self.metrics.fid or self.metrics.kid or self.metrics.fd_dinov2 or self.metrics.cmmd) and self.reference is None:
-            raise ValueError("metrics fid/kid/fd_dinov2/cmmd need a reference: {path: ...} section with real images")
+        if needing_reference(self.metrics) and self.reference is None:
+            raise ValueError(f"metrics {'/'.join(reference_metric_keys())} need a reference: {{path: ...}} section with real images")
         if isinstance(self.report.grid_seeds, list):
             seeds = {s for m in self.models for cell in self.sweep.cells() for s in self.generation_for(m, cell).seeds}
             if not set(self.report.grid_seeds) <= seeds:

@@ -1,81 +1,29 @@
-"""The spec's `metrics:` section: which metrics a run computes, their models and settings."""
+"""The spec's `metrics:` section: the settings every run has, and one section per built-in metric.
+
+Each built-in metric declares its own section (its module's `settings`, tasks/metrics/*.py); the
+section model is assembled from the registry the first time a spec is validated, so adding a metric
+changes nothing here.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from tasks.values.metric import with_settings
 
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class MetricsBase(Frozen):
+    """The settings of every run's metrics; metrics_spec() adds a section per built-in metric."""
 
-class ClipScoreSpec(Frozen):
-    model: str = "openai/clip-vit-base-patch16"
-    batch_size: int = Field(default=32, gt=0)
-
-
-class ClipDirectionalSpec(Frozen):
-    model: str = "openai/clip-vit-large-patch14"
-    batch_size: int = Field(default=32, gt=0)
-
-
-class FidSpec(Frozen):
-    pass
-
-
-class KidSpec(Frozen):
-    subsets: int = Field(default=100, gt=0)
-    subset_size: int = Field(default=1000, ge=2)  # the unbiased MMD estimate needs 2 images per subset
-    degree: int = Field(default=3, gt=0)
-    gamma: float | None = None
-    coef: float = 1.0
-
-
-class InceptionScoreSpec(Frozen):
-    splits: int = Field(default=10, gt=0)
-
-
-class FdDinov2Spec(Frozen):
-    model: str = "facebook/dinov2-large"  # DINOv2 ViT-L/14, dgm-eval's default encoder
-    batch_size: int = Field(default=32, gt=0)
-
-
-class CmmdSpec(Frozen):
-    model: str = "openai/clip-vit-large-patch14-336"  # the CMMD paper's embedding model
-    # biased: google-research cmmd/distance.py (full kernel means, diagonals included); unbiased: diagonals left out.
-    estimator: Literal["biased", "unbiased"] = "biased"
-    sigma: float = Field(default=10.0, gt=0)
-    batch_size: int = Field(default=32, gt=0)
-
-
-class PickScoreSpec(Frozen):
-    model: str = "yuvalkirstain/PickScore_v1"
-    # The PickScore repo loads its processor from the CLIP-H it was fine-tuned from; null: the model's folder.
-    processor: str | None = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
-    batch_size: int = Field(default=32, gt=0)
-
-
-class Hpsv2Spec(Frozen):
-    model: str = "xswu/HPSv2"  # a folder or hub repo with an open_clip checkpoint (HPS_v2_compressed.pt)
-    arch: str = "ViT-H-14"  # open_clip architecture, used when the folder has no open_clip_config.json
-    batch_size: int = Field(default=32, gt=0)
-
-
-class MetricsSpec(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    clip_score: ClipScoreSpec | None = None
-    clip_directional_similarity: ClipDirectionalSpec | None = None
-    fid: FidSpec | None = None
-    kid: KidSpec | None = None
-    inception_score: InceptionScoreSpec | None = Field(default=None, alias="is")
-    fd_dinov2: FdDinov2Spec | None = None
-    cmmd: CmmdSpec | None = None
-    pickscore: PickScoreSpec | None = None
-    hpsv2: Hpsv2Spec | None = None
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
@@ -84,3 +32,33 @@ class MetricsSpec(Frozen):
     # Plug-in metrics: modules to import (each registers its metrics) and options by metric name.
     plugins: list[str] = Field(default_factory=list)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@functools.cache
+def metrics_spec() -> type[MetricsBase]:
+    """MetricsSpec: MetricsBase plus an optional section per built-in metric (`is` by its alias)."""
+    sections: dict[str, Any] = {}
+    for metric in with_settings():
+        alias = metric.key if metric.key != metric.field else None
+        sections[metric.field] = (metric.settings | None, Field(default=None, alias=alias))
+    return create_model("MetricsSpec", __base__=MetricsBase, **sections)
+
+
+def validate_metrics(value: Any) -> MetricsBase:
+    """The `metrics:` section validated (its errors keep their place: metrics.cmmd.estimator)."""
+    return value if isinstance(value, metrics_spec()) else metrics_spec().model_validate(value)
+
+
+def default_metrics() -> MetricsBase:
+    """A spec without `metrics:` scores CLIP score with its defaults."""
+    return metrics_spec()(clip_score={})
+
+
+def needing_reference(metrics: MetricsBase) -> list[str]:
+    """The enabled built-in metrics that need real images (`reference:`)."""
+    return [m.key for m in with_settings() if m.needs_reference and getattr(metrics, m.field, None) is not None]
+
+
+def reference_metric_keys() -> list[str]:
+    """Every built-in metric that needs real images, for the error that names them."""
+    return [m.key for m in with_settings() if m.needs_reference]

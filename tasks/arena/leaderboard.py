@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tasks.arena.fit import ALPHA, fit_ratings, votes_to_design
-from tasks.names import GROUP_ALL
+from tasks.values.names import GROUP_ALL
 
 BOARD_COLUMNS = ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")
 AGREEMENT_COLUMNS = ("group", "metric", "tau", "ci_low", "ci_high", "models")

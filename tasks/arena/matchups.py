@@ -18,7 +18,7 @@ from artifacts.errors import BadInput
 from artifacts.inspect import resolve_run
 from artifacts.runfiles import list_runs, read_run_table
 from artifacts.store import Store
-from tasks.names import GROUP_ALL
+from tasks.values.names import GROUP_ALL
 
 MAX_SHOWN = 4
 
@@ -121,7 +121,7 @@ def models_of(arena: Arena, slot: tuple[str, int, int], shown: list[str]) -> lis
 def arena_metrics(store: Store, arena: Arena) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
     """Each model's automatic metrics over all prompts (group `all`) from its run, and each metric's direction
     (+1 higher is better, -1 lower is better); metrics without a direction are left out."""
-    from tasks.metrics.registry import direction
+    from tasks.values.metric import direction
 
     per_run = {run_id: read_run_table(store, run_id, "metrics") for run_id, _ in arena.model_runs.values()}
     names = {row["metric"] for rows in per_run.values() for row in rows}

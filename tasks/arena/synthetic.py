@@ -15,8 +15,8 @@ from artifacts import tables
 from artifacts.keys import key_of, sha256_bytes
 from artifacts.runfiles import register_run, write_run_table
 from artifacts.store import Store, image_rel, ref_rel
-from tasks.names import CLIP_SCORE, GROUP_ALL
-from tasks.reporting.runs import new_run_id
+from tasks.values.names import CLIP_SCORE, GROUP_ALL
+from artifacts.run_ids import new_run_id
 
 PROMPTS = [("a red cat", "Animals", "Basic"), ("a blue dog on a sofa", "Animals", "Complex"),
            ("three green circles", "Abstract", "Basic"), ("a lighthouse at dusk", "Outdoor Scenes", "Imagination")]

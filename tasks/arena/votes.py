@@ -49,7 +49,7 @@ def _parse(body: bytes) -> VoteBody:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise VoteRejected(400, f"vote {where}: {first['msg']}; post the fields the page sends (see flows/static/arena.js)") from None
+        raise VoteRejected(400, f"vote {where}: {first['msg']}; post the fields the page sends (see flows/app/static/arena.js)") from None
     if (vote.choice == "best") != (vote.winner is not None) or (vote.winner is not None and vote.winner not in vote.shown):
         raise VoteRejected(400, "vote winner: must be one of the shown images for choice 'best', and absent for 'tie' or 'skip'")
     return vote

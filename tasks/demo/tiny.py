@@ -37,7 +37,7 @@ from transformers import (
 )
 
 from artifacts.errors import BadInput
-from artifacts.store import file_lock
+from artifacts.localfs import file_lock
 from tasks.demo.tiny_configs import (
     DIT_SCHEDULER,
     PIX2PIX_SCHEDULER,

@@ -99,7 +99,7 @@ def cmmd_extractor(resolved: ResolvedModel, pre: Preprocess, device: str, source
 def spec_cmmd_extractor(ctx) -> Extractor:
     """The run's CMMD CLIP extractor (metrics.cmmd)."""
     from tasks.extractors.inception import spec_preprocess
-    from tasks.names import CMMD
+    from tasks.values.names import CMMD
 
     return cmmd_extractor(ctx.prepared.metric_models[CMMD], spec_preprocess(ctx.spec), ctx.device, sources_of(ctx),
                           ctx.spec.metrics.cmmd.batch_size)

@@ -91,7 +91,7 @@ def _hidden_size(resolved: ResolvedModel) -> int:
 def spec_dinov2_extractor(ctx) -> Extractor:
     """The run's DINOv2 extractor (metrics.fd_dinov2)."""
     from tasks.extractors.inception import spec_preprocess
-    from tasks.names import FD_DINOV2
+    from tasks.values.names import FD_DINOV2
 
     cfg = ctx.spec.metrics.fd_dinov2
     return dinov2_extractor(ctx.prepared.metric_models[FD_DINOV2], spec_preprocess(ctx.spec), ctx.device, sources_of(ctx), cfg.batch_size)

@@ -1,43 +1,15 @@
-"""Extractors: a name, a fingerprint (weights + preprocessing), what they read, and a batch function.
-
-An Extractor is made for one run (its fingerprint depends on the model it resolved and the spec's
-preprocessing); a Job names the inputs one metric needs it to read. The extract stage merges the
+"""Running extractors (tasks/values/extraction.py: Extractor, Job): the extract stage merges the
 jobs of every enabled metric by fingerprint, so an input two metrics share is read once, and the
-feature cache (tasks/extractors/cache.py) computes only what it has never seen.
+feature cache (artifacts/features.py) computes only what it has never seen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal
-
-import numpy as np
+from typing import Iterable
 
 from artifacts.store import Store
-from tasks.extractors import cache
-
-Reads = Literal["images", "texts"]
-
-
-@dataclass(frozen=True)
-class Extractor:
-    """`batch` turns a list of inputs into named [n, d] arrays: (content sha256, encoded image bytes)
-    pairs when it reads images, texts when it reads texts. `fingerprint` names its feature table:
-    anything that changes its values (weights, preprocessing, layer) must change it."""
-
-    name: str
-    fingerprint: str
-    reads: Reads
-    batch: Callable[[list[Any]], dict[str, np.ndarray]]
-    batch_size: int = 32
-
-
-@dataclass(frozen=True)
-class Job:
-    """An extractor and the inputs to read: content sha256 -> store path (images) or the text itself (texts)."""
-
-    extractor: Extractor
-    inputs: dict[str, str] = field(default_factory=dict)
+from artifacts import features as cache
+from tasks.values.extraction import Extractor, Job  # noqa: F401 (the extractors' names)
 
 
 def merge_jobs(jobs: Iterable[Job]) -> list[Job]:

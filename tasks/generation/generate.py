@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import logging
 import time
@@ -16,12 +15,11 @@ from artifacts import claims, tables
 from artifacts.images import png_bytes
 from artifacts.keys import derive_seed, sha256_bytes
 from artifacts.store import Store, image_rel, ref_rel
-from tasks.generation import pix2pix_zero
+from tasks.models import pix2pix_zero
 from tasks.inputs.edit_conditions import prompt_role
 from tasks.inputs.edits import source_to_generation_image
 from tasks.models.resolve import ResolvedModel, library_versions, load_pipeline
-from tasks.plan.keys import accepted_settings
-from tasks.plan.units import GenerationBatch, Item
+from tasks.values.units import GenerationBatch, Item
 from tasks.spec import GenerationSpec
 
 log = logging.getLogger("diffeval")
@@ -38,26 +36,25 @@ def image_generators(items: tuple[Item, ...] | list[Item]) -> list[torch.Generat
     return [torch.Generator("cpu").manual_seed(derive_seed(i.seed, i.sample_index)) for i in items]
 
 
-def call_arguments(pipe, gen: GenerationSpec, conditions: list[dict], store: Store, source_image: Callable) -> dict:
-    """The keyword arguments of one batched pipeline call, limited to what the pipeline accepts."""
-    accepted = accepted_settings(list(inspect.signature(pipe.__call__).parameters))
-    args: dict[str, Any] = {"num_inference_steps": gen.steps, "output_type": "pil"}
-    optional = {"guidance_scale": gen.guidance_scale, "height": gen.height, "width": gen.width,
-                "image_guidance_scale": gen.image_guidance_scale, "strength": gen.strength}
-    args.update({k: v for k, v in optional.items() if v is not None and k in accepted})
+def call_arguments(batch: GenerationBatch, conditions: list[dict], store: Store, source_image: Callable) -> dict:
+    """The keyword arguments of one batched pipeline call: the pixel settings the plan decided the pipeline takes
+    (`GenerationBatch.pipeline_settings`, those the key holds), those that are set, and the conditions."""
+    settings, gen = batch.pipeline_settings(), batch.variant.settings
+    args: dict[str, Any] = {"num_inference_steps": settings["steps"], "output_type": "pil"}
+    args.update({k: settings[k] for k in ("guidance_scale", "height", "width", "image_guidance_scale", "strength")
+                 if settings.get(k) is not None})
+    negative = settings.get("negative_prompt")
     first = conditions[0]
     if "class_id" in first:
         args["class_labels"] = [c["class_id"] for c in conditions]
     if "prompt" in first:
         args["prompt"] = [c["prompt"] for c in conditions]
-        if gen.negative_prompt is not None and "negative_prompt" in accepted:
-            args["negative_prompt"] = [gen.negative_prompt] * len(conditions)
     if "source_sha256" in first:
-        role = prompt_role(type(pipe).__name__)
+        role = prompt_role(batch.variant.pipeline)
         args["prompt"] = [c[role] for c in conditions]
-        if gen.negative_prompt is not None and "negative_prompt" in accepted:
-            args["negative_prompt"] = [gen.negative_prompt] * len(conditions)
         args["image"] = [source_image(store.read_bytes(ref_rel(c["source_sha256"]), c["source_sha256"]), gen) for c in conditions]
+    if "prompt" in args and negative is not None:
+        args["negative_prompt"] = [negative] * len(conditions)
     return args
 
 
@@ -65,12 +62,9 @@ def generate_calls(pipe, store: Store, batch: GenerationBatch, items: tuple[Item
     """Generate one pipeline call's images, write its PNGs, then its table rows (the rows mark the images complete)."""
     gen, conditions = batch.variant.settings, batch.condition_map()
     inputs = [conditions[i.condition_id].inputs for i in items]
-    args = call_arguments(pipe, gen, inputs, store, _source_rule(batch.source_resize))
+    args = call_arguments(batch, inputs, store, _source_rule(batch.source_resize))
     started = time.perf_counter()
-    if type(pipe).__name__ == pix2pix_zero.PIPELINE:
-        images = pix2pix_zero.edit_images(pipe, gen, inputs, args["image"], image_generators(items))
-    else:
-        images = pipe(generator=image_generators(items), **args).images
+    images = pix2pix_zero.call_images(pipe, batch.variant.pipeline, gen, inputs, args, image_generators(items))
     seconds = (time.perf_counter() - started) / len(items)
     rows = []
     for item, image in zip(items, images):
@@ -101,8 +95,8 @@ def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int
     def work(chunk: list[Item]) -> None:
         # Loaded on the first call this worker leases (never, when others hold them all), then kept.
         pipe = cached_pipeline(model, variant.pipeline, gen.scheduler, variant.dtype, variant.device)
-        # Pix2PixZero's inversion takes gradients; inference mode would forbid them.
-        with torch.inference_mode() if variant.device != "mps" and variant.pipeline != pix2pix_zero.PIPELINE else nullcontext():
+        grad = variant.device == "mps" or pix2pix_zero.needs_gradients(variant.pipeline)
+        with nullcontext() if grad else torch.inference_mode():
             generate_calls(pipe, store, batch, tuple(chunk), meta)
         if progress:
             progress.advance(task, len(chunk))

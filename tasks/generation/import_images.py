@@ -14,8 +14,8 @@ from artifacts.images import png_bytes
 from artifacts.keys import sha256_bytes
 from artifacts.store import Store, image_rel
 from tasks.extractors.preprocess import decode_image
-from tasks.inputs.outside import read_outside
-from tasks.plan.units import GenerationBatch
+from tasks.inputs.outside_images import read_outside
+from tasks.values.units import GenerationBatch
 
 
 def import_missing(store: Store, batch: GenerationBatch, progress=None) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from artifacts.errors import BadInput
-from tasks.plan.units import Condition
+from tasks.values.units import Condition
 from tasks.spec import EvalSpec
 
 

@@ -1,10 +1,10 @@
-"""What each image is conditioned on: prompts, class labels or edit pairs, as Conditions (tasks/plan/units.py)."""
+"""What each image is conditioned on: prompts, class labels or edit pairs, as Conditions (tasks/values/units.py)."""
 
 from __future__ import annotations
 
 from artifacts.errors import BadInput
 from artifacts.store import Store
-from tasks.plan.units import Condition
+from tasks.values.units import Condition
 from tasks.spec import EditsSpec, EvalSpec
 
 

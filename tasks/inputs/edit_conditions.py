@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from artifacts.store import Store, ref_rel
-from tasks.plan.units import Condition
+from tasks.values.units import Condition
 from tasks.spec import EvalSpec
 
 # Which caption a pipeline is prompted with: InstructPix2Pix follows an instruction, the others

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sys
 import threading
 import time
@@ -22,20 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
-# What the hub's ids look like: `owner/name`, or for datasets also a bare `name` (`mnist`).
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-_DATASET_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
-DATA_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".parquet", ".txt")
+from tasks.values.hub_ids import DATA_SUFFIXES, looks_like_hub_id  # noqa: F401 (the readers' names)
+
 CHECK_TIMEOUT_S = 3.0
 RECHECK_AFTER_S = 60  # a long-lived process (`serve`) sees the network come back within a minute
 _TRUE = ("1", "true", "yes", "on")
-
-
-def looks_like_hub_id(value: str, bare: bool = False) -> bool:
-    """The one rule for "a hub id, not a local path": shaped `owner/name` (or a bare `name` where `bare`, as
-    dataset ids may be) and naming no data file. Callers look on disk first: an existing path is local."""
-    shaped = (_DATASET_ID if bare else _HUB_ID).fullmatch(value) is not None
-    return shaped and Path(value).suffix.lower() not in DATA_SUFFIXES
 
 
 def offline_by_env() -> bool:

@@ -9,8 +9,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from tasks.metrics.stats import bootstrap_mean_ci, group_means, paired_difference
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 # Breakdowns after `all`: PartiPrompts' challenges, then categories, then any other kind (classes).
 GROUP_KIND_RANK = {"challenge": 1, "category": 2}
 

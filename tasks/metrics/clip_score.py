@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from pydantic import Field
+
 from artifacts.keys import sha256_text
 from tasks.extractors.clip import clip_extractors
 from tasks.extractors.registry import Extractor, Job
-from tasks.metrics.registry import Metric, register
-from tasks.names import CLIP_SCORE
+from tasks.values.metric import SampleMetric, register
+from tasks.spec_metrics import Frozen
+from tasks.values.names import CLIP_SCORE
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -47,8 +50,13 @@ def score(ctx) -> np.ndarray:
     return clip_scores(*image_text_embeds(ctx, *_extractors(ctx)))
 
 
-METRIC = register(Metric(
-    CLIP_SCORE, "sample", "higher", "clamped-mean",
-    "tests/metrics/test_clip_score.py::test_per_image_and_group_values_match_torchmetrics",
-    jobs, score, enabled=lambda spec: spec.metrics.clip_score is not None,
+class ClipScoreSpec(Frozen):
+    model: str = "openai/clip-vit-base-patch16"
+    batch_size: int = Field(default=32, gt=0)
+
+
+METRIC = register(SampleMetric(
+    name=CLIP_SCORE, better="higher", aggregate="clamped-mean",
+    reference_test="tests/metrics/test_clip_score.py::test_per_image_and_group_values_match_torchmetrics",
+    jobs=jobs, score=score, settings=ClipScoreSpec, model_kind="clip", rank=10,
 ))

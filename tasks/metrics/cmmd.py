@@ -8,14 +8,18 @@ estimator leaves the diagonals out of Kxx and Kyy. Each row's record says which 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
+from pydantic import Field
 
 from artifacts.errors import BadInput
 from tasks.extractors.cmmd_clip import cmmd_job, spec_cmmd_extractor
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import SetMetric, register
 from tasks.metrics.stats import as_2d
-from tasks.names import CMMD
+from tasks.spec_metrics import Frozen
+from tasks.values.names import CMMD
 
 SCALE = 1000.0
 ESTIMATORS = ("biased", "unbiased")
@@ -53,8 +57,16 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
     return [(CMMD, embeddings_to_cmmd(real["embed"], fake["embed"], used["cmmd_sigma"], used["cmmd_estimator"]))]
 
 
-METRIC = register(Metric(
-    CMMD, "set", "lower", "set", "tests/metrics/test_cmmd.py::test_cmmd_matches_the_reference_formula",
-    lambda ctx: [cmmd_job(ctx)], set_values, enabled=lambda spec: spec.metrics.cmmd is not None, fit=fit,
-    features=spec_cmmd_extractor,
+class CmmdSpec(Frozen):
+    model: str = "openai/clip-vit-large-patch14-336"  # the CMMD paper's embedding model
+    # biased: google-research cmmd/distance.py (full kernel means, diagonals included); unbiased: diagonals left out.
+    estimator: Literal["biased", "unbiased"] = "biased"
+    sigma: float = Field(default=10.0, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+
+
+METRIC = register(SetMetric(
+    name=CMMD, better="lower", reference_test="tests/metrics/test_cmmd.py::test_cmmd_matches_the_reference_formula",
+    jobs=lambda ctx: [cmmd_job(ctx)], score=set_values, fit=fit, features=spec_cmmd_extractor,
+    settings=CmmdSpec, model_kind="clip", needs_reference=True, rank=70,
 ))

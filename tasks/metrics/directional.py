@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from pydantic import Field
+
 from artifacts.keys import sha256_text
 from artifacts.store import ref_rel
 from tasks.extractors.clip import clip_extractors
 from tasks.extractors.registry import Extractor, Job
-from tasks.metrics.registry import Metric, register
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
+from tasks.values.metric import SampleMetric, register
+from tasks.spec_metrics import Frozen
+from tasks.values.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
 
 # torch.nn.functional.cosine_similarity's default eps: the guide's code path clamps tiny norms with it.
 COSINE_EPS = 1e-8
@@ -94,15 +97,23 @@ def consistency_score(ctx) -> np.ndarray:
     return image_consistency(*_images(ctx, _extractors(ctx)[0]))
 
 
+class ClipDirectionalSpec(Frozen):
+    model: str = "openai/clip-vit-large-patch14"
+    batch_size: int = Field(default=32, gt=0)
+
+
 def _enabled(spec) -> bool:
     return spec.metrics.clip_directional_similarity is not None
 
 
-DIRECTIONAL = register(Metric(
-    CLIP_DIRECTIONAL, "sample", "higher", "mean",
-    "tests/metrics/test_edit_metrics.py::test_directional_similarity_matches_the_guide", jobs, directional_score, _enabled,
+DIRECTIONAL = register(SampleMetric(
+    name=CLIP_DIRECTIONAL, better="higher", aggregate="mean",
+    reference_test="tests/metrics/test_edit_metrics.py::test_directional_similarity_matches_the_guide",
+    jobs=jobs, score=directional_score, settings=ClipDirectionalSpec, model_kind="clip", rank=20,
 ))
-CONSISTENCY = register(Metric(
-    CLIP_CONSISTENCY, "sample", "higher", "mean",
-    "tests/metrics/test_edit_metrics.py::test_image_consistency_is_the_cosine_of_the_image_embeddings", jobs, consistency_score, _enabled,
+# Image consistency comes with directional similarity: the same section, the same embeddings.
+CONSISTENCY = register(SampleMetric(
+    name=CLIP_CONSISTENCY, better="higher", aggregate="mean",
+    reference_test="tests/metrics/test_edit_metrics.py::test_image_consistency_is_the_cosine_of_the_image_embeddings",
+    jobs=jobs, score=consistency_score, enabled=_enabled, rank=21,
 ))

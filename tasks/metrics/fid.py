@@ -8,9 +8,10 @@ import numpy as np
 
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import SetMetric, register
 from tasks.metrics.stats import as_2d
-from tasks.names import FID
+from tasks.spec_metrics import Frozen
+from tasks.values.names import FID
 
 
 @dataclass
@@ -70,25 +71,6 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
 
 
-def frechet_distance_sqrtm(
-    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
-) -> float:
-    """The classic form (pytorch-fid / torch-fidelity): scipy sqrtm of S1 S2, eps on the diagonal if singular."""
-    import scipy.linalg  # here: only this reference form needs scipy, and importing it costs a run ~0.3 s
-
-    mu1, mu2, s1, s2 = _checked(mu1, sigma1, mu2, sigma2)
-    covmean = scipy.linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(s1.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"sqrtm: imaginary component {np.max(np.abs(covmean.imag)):g}")
-        covmean = covmean.real
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
-
-
 def _checked(mu1, sigma1, mu2, sigma2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -132,7 +114,11 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
     return [(FID, features_to_fid(real["pool"], fake["pool"]))]
 
 
-METRIC = register(Metric(
-    FID, "set", "lower", "set", "tests/metrics/test_fid.py::test_fid_end_to_end_matches_torchmetrics",
-    lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.fid is not None,
+class FidSpec(Frozen):
+    pass
+
+
+METRIC = register(SetMetric(
+    name=FID, better="lower", reference_test="tests/metrics/test_fid.py::test_fid_end_to_end_matches_torchmetrics",
+    jobs=lambda ctx: [inception_job(ctx)], score=set_values, settings=FidSpec, needs_reference=True, rank=30,
 ))

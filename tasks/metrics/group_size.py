@@ -7,7 +7,7 @@ metrics.parquet; the report and the terminal leave them out and say so once. Ove
 
 from __future__ import annotations
 
-from tasks.names import BELOW_MIN_IMAGES, GROUP_ALL
+from tasks.values.names import BELOW_MIN_IMAGES, GROUP_ALL
 
 
 def group_images(row: dict) -> int:

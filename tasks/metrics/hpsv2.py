@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from pydantic import Field
+
 from tasks.extractors.hps import hps_extractors
 from tasks.extractors.registry import Extractor, Job
 from tasks.metrics.clip_score import image_text_embeds, image_text_jobs
 from tasks.metrics.pickscore import preference_scores
-from tasks.metrics.registry import Metric, register
-from tasks.names import HPSV2
+from tasks.values.metric import SampleMetric, register
+from tasks.spec_metrics import Frozen
+from tasks.values.names import HPSV2
 
 
 def _extractors(ctx) -> tuple[Extractor, Extractor]:
@@ -31,7 +34,14 @@ def score(ctx) -> np.ndarray:
     return preference_scores(*image_text_embeds(ctx, *_extractors(ctx)), 1.0)
 
 
-METRIC = register(Metric(
-    HPSV2, "sample", "higher", "mean", "tests/metrics/test_preference.py::test_hpsv2_matches_open_clip_directly",
-    jobs, score, enabled=lambda spec: spec.metrics.hpsv2 is not None,
+class Hpsv2Spec(Frozen):
+    model: str = "xswu/HPSv2"  # a folder or hub repo with an open_clip checkpoint (HPS_v2_compressed.pt)
+    arch: str = "ViT-H-14"  # open_clip architecture, used when the folder has no open_clip_config.json
+    batch_size: int = Field(default=32, gt=0)
+
+
+METRIC = register(SampleMetric(
+    name=HPSV2, better="higher", aggregate="mean",
+    reference_test="tests/metrics/test_preference.py::test_hpsv2_matches_open_clip_directly",
+    jobs=jobs, score=score, settings=Hpsv2Spec, model_kind="open_clip", rank=90,
 ))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pydantic import Field
+
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import SetMetric, register
 from tasks.metrics.stats import as_2d, torch_generator
-from tasks.names import IS, IS_STD
+from tasks.spec_metrics import Frozen
+from tasks.values.names import IS, IS_STD
 
 
 def logits_to_inception_score(
@@ -51,9 +54,13 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
     return [(IS, mean), (IS_STD, std)]
 
 
+class InceptionScoreSpec(Frozen):
+    splits: int = Field(default=10, gt=0)
+
+
 # Not per class: the score of a single class says nothing (its marginal is that class).
-METRIC = register(Metric(
-    IS, "set", "higher", "set", "tests/metrics/test_fid.py::test_inception_score_matches_torchmetrics_with_the_same_seed",
-    lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.inception_score is not None,
-    fit=fit, per_class=False, reads_reference=False,
+METRIC = register(SetMetric(
+    name=IS, better="higher", reference_test="tests/metrics/test_fid.py::test_inception_score_matches_torchmetrics_with_the_same_seed",
+    jobs=lambda ctx: [inception_job(ctx)], score=set_values, fit=fit, per_class=False, reads_reference=False,
+    settings=InceptionScoreSpec, spec_field="inception_score", rank=50,  # `is` is a Python keyword
 ))

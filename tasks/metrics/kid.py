@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pydantic import Field
+
 from artifacts.errors import BadInput
 from tasks.extractors.inception import inception_job
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import SetMetric, register
 from tasks.metrics.stats import as_2d, torch_generator
-from tasks.names import KID, KID_STD
+from tasks.spec_metrics import Frozen
+from tasks.values.names import KID, KID_STD
 
 
 def _poly_mmd(x: torch.Tensor, y: torch.Tensor, degree: int, gamma: float | None, coef: float) -> torch.Tensor:
@@ -95,7 +98,15 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
     return [(KID, mean), (KID_STD, std)]
 
 
-METRIC = register(Metric(
-    KID, "set", "lower", "set", "tests/metrics/test_fid.py::test_kid_matches_torchmetrics_with_the_same_seed",
-    lambda ctx: [inception_job(ctx)], set_values, enabled=lambda spec: spec.metrics.kid is not None, fit=fit,
+class KidSpec(Frozen):
+    subsets: int = Field(default=100, gt=0)
+    subset_size: int = Field(default=1000, ge=2)  # the unbiased MMD estimate needs 2 images per subset
+    degree: int = Field(default=3, gt=0)
+    gamma: float | None = None
+    coef: float = 1.0
+
+
+METRIC = register(SetMetric(
+    name=KID, better="lower", reference_test="tests/metrics/test_fid.py::test_kid_matches_torchmetrics_with_the_same_seed",
+    jobs=lambda ctx: [inception_job(ctx)], score=set_values, fit=fit, settings=KidSpec, needs_reference=True, rank=40,
 ))

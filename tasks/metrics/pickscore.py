@@ -13,12 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from pydantic import Field
+
 from tasks.extractors.clip import clip_extractors, cached_clip
 from tasks.extractors.registry import Extractor, Job
 from tasks.metrics.clip_score import image_text_embeds, image_text_jobs, normalize
-from tasks.metrics.registry import Metric, register
+from tasks.values.metric import SampleMetric, register
 from tasks.models.resolve import ResolvedModel
-from tasks.names import PICKSCORE
+from tasks.spec_metrics import Frozen
+from tasks.values.names import PICKSCORE
 
 
 def preference_scores(image_embeds: np.ndarray, text_embeds: np.ndarray, scale: float) -> np.ndarray:
@@ -56,7 +59,15 @@ def score(ctx) -> np.ndarray:
     return preference_scores(*image_text_embeds(ctx, *_extractors(ctx)), scale)
 
 
-METRIC = register(Metric(
-    PICKSCORE, "sample", "higher", "mean", "tests/metrics/test_preference.py::test_pickscore_matches_the_pickscore_recipe",
-    jobs, score, enabled=lambda spec: spec.metrics.pickscore is not None,
+class PickScoreSpec(Frozen):
+    model: str = "yuvalkirstain/PickScore_v1"
+    # The PickScore repo loads its processor from the CLIP-H it was fine-tuned from; null: the model's folder.
+    processor: str | None = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+    batch_size: int = Field(default=32, gt=0)
+
+
+METRIC = register(SampleMetric(
+    name=PICKSCORE, better="higher", aggregate="mean",
+    reference_test="tests/metrics/test_preference.py::test_pickscore_matches_the_pickscore_recipe",
+    jobs=jobs, score=score, settings=PickScoreSpec, model_kind="clip", rank=80,
 ))

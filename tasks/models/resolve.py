@@ -8,24 +8,15 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.errors import BadInput
 from artifacts.keys import file_sha256
-from tasks.inputs.hub import looks_like_hub_id
+from tasks.models import pix2pix_zero
+from tasks.values.hub_ids import looks_like_hub_id
+from tasks.values.resolved import ResolvedModel
 
 log = logging.getLogger("diffeval")
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A model reference made concrete: a local folder and a fingerprint of what is in it."""
-
-    ref: str
-    local_dir: str
-    fingerprint: str
-    revision: str | None = None
 
 
 # The file that makes a folder a model of its kind; an open_clip folder may instead hold only a .pt
@@ -162,9 +153,7 @@ def pipeline_call_parameters(pipeline: str) -> list[str]:
 
 def check_pipeline(pipeline: str, task: str, params: list[str]) -> None:
     """The pipeline fits the task (image= for edits, class_labels= for classes), by its __call__ parameters."""
-    from tasks.generation.pix2pix_zero import PIPELINE as PIX2PIX_ZERO
-
-    if task == "image-to-image" and "image" not in params and pipeline != PIX2PIX_ZERO:
+    if task == "image-to-image" and "image" not in params and not pix2pix_zero.edits_without_image(pipeline):
         raise BadInput(f"pipeline '{pipeline}': takes no image= argument; task image-to-image needs an image-conditioned "
                        "pipeline (InstructPix2Pix, img2img, Pix2PixZero)")
     if task == "class-conditional" and "class_labels" not in params:
@@ -229,9 +218,7 @@ def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dt
     cls = getattr(diffusers, pipeline, None)
     if cls is None:
         raise BadInput(f"pipeline '{pipeline}': not in the installed diffusers {diffusers.__version__}; upgrade diffusers or pick another pipeline class")
-    from tasks.generation import pix2pix_zero
-
-    extra = pix2pix_zero.load_kwargs(model.local_dir) if pipeline == pix2pix_zero.PIPELINE else {}
+    extra = pix2pix_zero.extra_components(pipeline, model.local_dir)
     pipe = cls.from_pretrained(model.local_dir, torch_dtype=getattr(torch, dtype), **extra)
     if scheduler:
         pipe.scheduler = scheduler_class(scheduler).from_config(pipe.scheduler.config)

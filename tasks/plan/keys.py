@@ -10,7 +10,7 @@ from artifacts.keys import key_of
 from artifacts.store import Store, image_rel
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, effective_dtype
-from tasks.plan.units import Condition, Item, Variant
+from tasks.values.units import Condition, Item, Variant
 
 log = logging.getLogger("diffeval")
 
@@ -44,7 +44,7 @@ def generation_params(variant: Variant, model: ResolvedModel, facts: PipelineFac
         "scheduler": facts.scheduler_config(model.local_dir, gen.scheduler),
         "dtype": effective_dtype(gen.dtype, device_type),
         "device_type": device_type,
-        **{name: getattr(gen, name) for name in accepted_settings(facts.call_parameters(variant.pipeline))},
+        **{name: getattr(gen, name) for name in variant.taken},  # decided by spec_to_variants
     }
 
 

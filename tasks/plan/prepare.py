@@ -16,12 +16,13 @@ from artifacts.store import Store
 from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
-from tasks.plan.keys import ignored_settings, plan_variant, variant_label
-from tasks.inputs.outside import forget_reads
-from tasks.plan.outside import OutsidePlan, conditions_from_images, plan_outside
-from tasks.plan.units import Condition, GenerationBatch, Item, OutsideImages, Variant
+from tasks.plan.keys import accepted_settings, ignored_settings, plan_variant, variant_label
+from tasks.inputs.outside_images import forget_reads
+from tasks.plan.references import store_references, wants_inception
+from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
+from tasks.values.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
-from tasks.stages.sets import store_references, wants_inception
+from tasks.values.metric import with_settings
 
 
 class Prepared(BaseModel):
@@ -64,20 +65,15 @@ class Prepared(BaseModel):
                 "conditions": len(self.conditions), "images": len({i.key for i in self.items})}
 
 
-# The metrics that score with a model of their own, and the kind of folder it is.
-METRIC_MODEL_KINDS = {"clip_score": "clip", "clip_directional_similarity": "clip", "fd_dinov2": "dinov2",
-                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip"}
-
-
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     """The models the spec's metrics need, resolved (folder or hub cache) and fingerprinted.
 
     Keyed by metric name; a separate processor folder (PickScore's) under `<metric>.processor`.
     """
     out = {}
-    for name, kind in METRIC_MODEL_KINDS.items():
-        cfg = getattr(spec.metrics, name)
-        if cfg is None:
+    for metric in with_settings():  # each metric declares the kind of folder its model is
+        name, kind, cfg = metric.key, metric.model_kind, getattr(spec.metrics, metric.field)
+        if kind is None or cfg is None:
             continue
         out[name] = resolve_model(spec.resolve_path(cfg.model), kind=kind, who=f"metrics.{name}.model", base_dir=spec.base_dir)
         if getattr(cfg, "processor", None):
@@ -97,7 +93,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
     for cell in spec.sweep.cells():
         for index, model in enumerate(spec.models):
             if model.outside:
-                continue  # planned by tasks/plan/outside.py: one variant, whatever the sweep
+                continue  # planned by tasks/plan/outside_plan.py: one variant, whatever the sweep
             gen = spec.generation_for(model, cell)
             if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
                 gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
@@ -109,7 +105,7 @@ def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: Pi
             check_pipeline(pipeline, spec.task, params)
             dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
             variants.append(Variant(variant_label(model.name, cell), model.name, index, cell, gen, pipeline, device, dtype,
-                                    ignored_settings(params, declared_settings(spec, index, cell))))
+                                    ignored_settings(params, declared_settings(spec, index, cell)), accepted_settings(params)))
     return variants
 
 

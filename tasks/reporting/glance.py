@@ -13,9 +13,9 @@ import json
 import math
 from typing import Sequence
 
-from tasks.metrics.registry import direction
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.metric import direction
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 from tasks.reporting.plots import forest_png, heatmap_axes, heatmap_pngs, png_to_img, sweep_png
 from tasks.reporting.report import fmt_number, html_table
 from tasks.reporting.sweeps import swept_axes

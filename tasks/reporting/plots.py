@@ -16,9 +16,10 @@ from typing import Sequence
 import numpy as np
 
 from tasks.metrics.aggregate import group_order
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 from tasks.reporting.heatmap import grid_to_heatmap_png
+from tasks.reporting.sweeps import heatmap_grid, ordered_values
 
 MAX_GROUPS = 25  # groups per forest plot: past that a plot stops being readable; the table below has them all
 MAX_MARKERS = 100  # model x group markers per forest plot: many sweep variants show fewer groups
@@ -93,11 +94,6 @@ def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, in
     return figure_to_png(fig), cut
 
 
-def _ordered(values) -> list:
-    """Setting values in their natural order (numbers by size, then names), each once."""
-    return sorted(dict.fromkeys(values), key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0, str(v)))
-
-
 def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: list[str], direction: int) -> bytes:
     """A metric (group `all`) against each swept setting: a panel per setting, each variant a point with
     its CI, and per model a line through the mean over the other settings."""
@@ -110,7 +106,7 @@ def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: 
     models = list(dict.fromkeys(v.model for v, _ in mine))
     for k, axis in enumerate(axes):
         ax = fig.add_subplot(panels, columns, k + 1)
-        values = _ordered(v.cell.get(axis) for v, _ in mine if axis in v.cell)
+        values = ordered_values(v.cell.get(axis) for v, _ in mine if axis in v.cell)
         for i, model in enumerate(models):
             points = [(values.index(v.cell[axis]), r) for v, r in mine if v.model == model and axis in v.cell]
             if not points:
@@ -138,19 +134,6 @@ def heatmap_axes(variants: Sequence[Variant], swept: list[str]) -> tuple[str, st
     """The two settings a heatmap spans: an edit run's guidance pair when swept, else the first two swept."""
     pair = next(((r, c) for r, c in HEATMAP_PAIRS if r in swept and c in swept), None)
     return pair or (tuple(swept[:2]) if len(swept) >= 2 else None)
-
-
-def heatmap_grid(rows: list[dict], variants: Sequence[Variant], model: str, metric: str, axes: tuple[str, str]):
-    """(grid, row values, column values) of one model's metric (group `all`), mean over any other settings."""
-    by_variant = {v.variant_id: v for v in variants if v.model == model}
-    cells: dict[tuple, list[float]] = {}
-    for r in rows:
-        v = by_variant.get(r["model"])
-        if v is not None and r["group"] == GROUP_ALL and r["metric"] == metric and _finite(r["value"]):
-            cells.setdefault((v.cell.get(axes[0]), v.cell.get(axes[1])), []).append(r["value"])
-    row_values, col_values = _ordered(a for a, _ in cells), _ordered(b for _, b in cells)
-    grid = [[float(np.mean(cells[(a, b)])) if (a, b) in cells else math.nan for b in col_values] for a in row_values]
-    return grid, row_values, col_values
 
 
 def heatmap_pngs(rows: list[dict], variants: Sequence[Variant], metrics: list[str], axes: tuple[str, str]) -> list[tuple[str, bytes]]:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
 from tasks.models.provenance import provenance_line
-from tasks.plan.units import Condition, Item
+from tasks.values.units import Condition, Item
 
 GRID_ROWS = 60
 STYLE = """footer.provenance{color:#666;font-size:.85em;border-top:1px solid #ddd;margin-top:2em}body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}

@@ -15,13 +15,14 @@ from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
 from tasks.metrics.group_size import left_out_note, shown_rows
-from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
-from tasks.plan.context import RunContext
+from tasks.values.names import COMPARISON_COLUMNS, METRIC_COLUMNS
+from tasks.values.context import RunContext
+from tasks.values.scored import Scored
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
 from tasks.models.provenance import run_provenance
 from tasks.reporting.report import fmt_number, html_table, image_grid, provenance_footer, write_report
-from tasks.stages.run import Scored
+from tasks.reporting.sections import scored_sections
 from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
 
 
@@ -107,7 +108,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
                    f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",
                    lambda r: "bad" if r["verdict"] == WORSE else "good"),
-        *scored.sections,
+        *scored_sections(ctx, scored.metrics),
         ignored_section(prepared.variants),
         image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
                    spec.report.grid_seeds),

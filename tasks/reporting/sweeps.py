@@ -1,13 +1,15 @@
-"""Sweep summaries: each cell's values, and mean ± sd over seeds per remaining setting (read from the Variants)."""
+"""Sweep summaries: the one grid of a metric over two swept settings (heatmaps and their tables), and mean ± sd
+over seeds per remaining setting (read from the Variants)."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 
-from tasks.names import GROUP_ALL
-from tasks.plan.units import Variant
+from tasks.values.names import GROUP_ALL
+from tasks.values.units import Variant
 
 
 def swept_axes(variants: Sequence[Variant]) -> set[str]:
@@ -38,17 +40,23 @@ def seed_summary(metric_rows: list[dict], variants: Sequence[Variant]) -> list[d
     return out
 
 
-def cell_grid(metric_rows: list[dict], variants: Sequence[Variant], model: str, metric: str, row_axis: str,
-              col_axis: str) -> tuple[list[list[float]], list, list]:
-    """A (row_axis × col_axis) grid of one model's metric over sweep cells (mean over any other axes)."""
+def ordered_values(values) -> list:
+    """Setting values in their natural order (numbers by size, then names), each once."""
+    return sorted(dict.fromkeys(values), key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0, str(v)))
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def heatmap_grid(rows: list[dict], variants: Sequence[Variant], model: str, metric: str, axes: tuple[str, str]):
+    """(grid, row values, column values) of one model's metric (group `all`), mean over any other settings."""
     by_variant = {v.variant_id: v for v in variants if v.model == model}
     cells: dict[tuple, list[float]] = {}
-    for row in metric_rows:
-        v = by_variant.get(row["model"])
-        if v is None or row["group"] != GROUP_ALL or row["metric"] != metric:
-            continue
-        cells.setdefault((getattr(v.settings, row_axis), getattr(v.settings, col_axis)), []).append(row["value"])
-    rows = sorted({r for r, _ in cells})
-    cols = sorted({c for _, c in cells})
-    grid = [[float(np.mean(cells[(r, c)])) if (r, c) in cells else float("nan") for c in cols] for r in rows]
-    return grid, rows, cols
+    for r in rows:
+        v = by_variant.get(r["model"])
+        if v is not None and r["group"] == GROUP_ALL and r["metric"] == metric and _finite(r["value"]):
+            cells.setdefault((v.cell.get(axes[0]), v.cell.get(axes[1])), []).append(r["value"])
+    row_values, col_values = ordered_values(a for a, _ in cells), ordered_values(b for _, b in cells)
+    grid = [[float(np.mean(cells[(a, b)])) if (a, b) in cells else math.nan for b in col_values] for a in row_values]
+    return grid, row_values, col_values

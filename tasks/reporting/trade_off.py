@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 
 from artifacts.store import run_rel
-from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
-from tasks.plan.context import RunContext
+from tasks.values.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
+from tasks.values.context import RunContext
 from tasks.reporting.heatmap import grid_to_heatmap_png
 from tasks.reporting.report import html_table
-from tasks.reporting.sweeps import cell_grid, swept_axes
+from tasks.reporting.sweeps import heatmap_grid, swept_axes
 
 TRADE_OFF_AXES = (("image_guidance_scale", "guidance_scale"), ("strength", "guidance_scale"), ("image_guidance_scale", "strength"))
 TRADE_OFF_METRICS = (CLIP_DIRECTIONAL, CLIP_CONSISTENCY)
@@ -24,7 +24,7 @@ def trade_off_sections(ctx: RunContext, metric_rows: list[dict]) -> list[str]:
     sections = []
     for model in dict.fromkeys(v.model for v in ctx.variants):
         for metric in TRADE_OFF_METRICS:
-            grid, rows, cols = cell_grid(metric_rows, ctx.variants, model, metric, *axes)
+            grid, rows, cols = heatmap_grid(metric_rows, ctx.variants, model, metric, axes)
             if not rows:
                 continue
             name = f"heatmap-{model}-{metric}.png".replace("/", "_")

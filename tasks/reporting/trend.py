@@ -14,7 +14,7 @@ import io
 import math
 import time
 
-from tasks.names import GROUP_ALL
+from tasks.values.names import GROUP_ALL
 
 DEFAULT_RUNS = 10
 REGRESSED = "regressed"

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from tasks.names import (CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE, CMMD, FD_DINOV2, FID, GROUP_ALL, HPSV2, IS, IS_STD, KID,
+from tasks.values.names import (CLIP_CONSISTENCY, CLIP_DIRECTIONAL, CLIP_SCORE, CMMD, FD_DINOV2, FID, GROUP_ALL, HPSV2, IS, IS_STD, KID,
                          KID_STD, PICKSCORE)
 from tasks.metrics.stats import paired_difference
 

@@ -1,39 +1,26 @@
 """The stages of one evaluation as pure functions: plan the batches, generate, extract, score. The flow wires them.
 
-Extraction and scoring iterate the metric registry (tasks/metrics/registry.py): no metric is named here.
+Extraction and scoring iterate the metric registry (tasks/values/metric.py): no metric is named here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from artifacts.store import Store
 from tasks.extractors.registry import merge_jobs, run_job
 from tasks.generation.generate import generate_missing
 from tasks.generation.import_images import import_missing
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
-from tasks.metrics.group_size import flag_small_groups, shown_rows
-from tasks.metrics.registry import enabled_metrics
-from tasks.plan.context import RunContext
+from tasks.metrics.group_size import flag_small_groups
+from tasks.values.metric import enabled_metrics
+from tasks.values.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
-from tasks.plan.units import GenerationBatch, Item
-from tasks.reporting.outside import outside_section
-from tasks.reporting.report import html_table
-from tasks.reporting.sweeps import seed_summary
-from tasks.reporting.trade_off import trade_off_sections
-from tasks.stages.sets import fragility_section, score_sets
-
-
-@dataclass
-class Scored:
-    """What scoring gives the report: per-image score rows, metric rows, paired comparisons, extra sections."""
-
-    scores: list[dict] = field(default_factory=list)
-    metrics: list[dict] = field(default_factory=list)
-    comparisons: list[dict] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)
+from tasks.values.units import GenerationBatch, Item
+from tasks.stages.sets import score_sets
+from tasks.values.scored import Scored
 
 
 def missing_batches(store: Store, prepared: Prepared, size: int) -> list[GenerationBatch]:
@@ -106,15 +93,8 @@ def score_stage(ctx: RunContext) -> Scored:
         out.scores += samples
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
-    out.sections += trade_off_sections(ctx, out.metrics)
-    out.sections.append(outside_section(ctx.prepared))
     sets = [m for m in metrics if m.kind == "set"]
     if sets:
         out.metrics += score_sets(ctx, sets)
     out.metrics = flag_small_groups(out.metrics, spec.metrics.min_group_images)
-    if sets:
-        out.sections.append(fragility_section(shown_rows(out.metrics)))  # warnings of the rows the report shows
-    summary = seed_summary(out.metrics, ctx.variants)
-    if summary:
-        out.sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))
     return out

@@ -21,16 +21,16 @@ from pydantic import BaseModel, ConfigDict
 from artifacts.errors import BadInput
 from artifacts.named_stats import check_name, save_stats
 from artifacts.store import Store, ref_rel
-from tasks.extractors import cache as features
+from artifacts import features
 from tasks.extractors.inception import spec_preprocess, spec_weights
 from tasks.extractors.registry import Extractor, Job, merge_jobs, run_job
 from tasks.metrics.fid import features_to_stats, frechet_distance
-from tasks.metrics.registry import Metric, enabled_metrics, registered_set_metrics
+from tasks.values.metric import Metric, enabled_metrics, registered_set_metrics, spec_key_of
 from tasks.metrics.stats import as_2d
 from tasks.models.resolve import pick_device
 from tasks.plan.prepare import resolve_metric_models
-from tasks.names import FID, IS, KID
-from tasks.spec import EvalSpec, MetricsSpec, load_spec, spec_from_dict
+from tasks.values.names import FID, IS, KID
+from tasks.spec import EvalSpec, load_spec, spec_from_dict
 from tasks.stages.set_inputs import SetInput, resolve_input
 from tasks.stages.sets import fragility_record, own_record
 
@@ -86,11 +86,8 @@ class SetsContext:
 
 
 def _metrics_key(name: str) -> str | None:
-    """The MetricsSpec field (by its alias where it has one: `is`) that enables metric `name`, or None for a plug-in."""
-    for field_name, info in MetricsSpec.model_fields.items():
-        if name in (field_name, info.alias):
-            return info.alias or field_name
-    return None
+    """The spec's `metrics:` key that enables metric `name` (`is` for IS), or None for a plug-in."""
+    return spec_key_of(name)
 
 
 def request_to_spec(req: SetsRequest, names: tuple[str, ...]) -> EvalSpec:

@@ -14,7 +14,7 @@ from artifacts.keys import sha256_bytes
 from artifacts.named_stats import load_stats, read_npz
 from artifacts.store import Store, ref_rel
 from tasks.extractors.preprocess import decode_image
-from tasks.inputs.outside import read_outside
+from tasks.inputs.outside_images import read_outside
 from tasks.spec import ImagesSpec
 
 STATS_PREFIX = "stats:"

@@ -7,8 +7,8 @@ from starlette.testclient import TestClient
 
 from artifacts.store import Store, image_rel
 from artifacts.votes import read_votes
-from flows.arena import ArenaState, create_app
-from flows.cli import main
+from flows.app.arena_server import ArenaState, create_app
+from flows.app.cli import main
 from tasks.arena.leaderboard import leaderboards
 from tasks.arena.matchups import runs_to_arena, select_runs
 from tasks.arena.synthetic import write_synthetic_run
@@ -88,7 +88,7 @@ def test_ties_and_skips_are_votes_and_the_api_leaderboard_is_the_stored_votes_fi
 
 @pytest.mark.parametrize("path", ["/img/../../etc/passwd", "/img/..%2F..%2Fetc%2Fpasswd", "/img/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
                                   "/img//etc/passwd", "/img/%2Fetc%2Fpasswd", "/src/..%2Fimages", "/img/", "/img/abc.png",
-                                  "/../../etc/passwd", "/static/../flows/arena.py"])
+                                  "/../../etc/passwd", "/static/../flows/app/arena_server.py"])
 def test_paths_outside_the_arena_are_404(arena, path):
     _, _, client, _ = arena
     assert client.get(path).status_code == 404
@@ -152,7 +152,7 @@ def test_a_token_is_demanded_when_set_and_the_page_keeps_it_as_a_cookie(arena):
 
 
 def test_a_loopback_arena_answers_only_requests_addressed_to_loopback(arena):
-    from flows.arena import LOOPBACK
+    from flows.app.arena_server import LOOPBACK
 
     _, state, _, _ = arena
     app = create_app(state, hosts=LOOPBACK)
@@ -193,7 +193,7 @@ def test_an_arena_needs_two_models_on_one_condition(tmp_path):
 def test_the_cli_serves_loopback_without_a_token_and_any_other_host_only_with_one(arena, monkeypatch, capsys):
     store, _, _, _ = arena
     served = []
-    monkeypatch.setattr("flows.arena.serve", lambda app, sock: (served.append(app), sock.close()))
+    monkeypatch.setattr("flows.app.arena_server.serve", lambda app, sock: (served.append(app), sock.close()))
     assert main(["arena", "--store", str(store.root), "--port", "0"]) == 0
     assert main(["arena", "--store", str(store.root), "--port", "0", "--host", "0.0.0.0"]) == 0
     loopback, other = served

@@ -8,7 +8,7 @@ import pytest
 
 from artifacts.store import Store
 from artifacts.votes import read_votes
-from flows.arena import LOOPBACK, ArenaState, bind, create_app, make_server
+from flows.app.arena_server import LOOPBACK, ArenaState, bind, create_app, make_server
 from tasks.arena.leaderboard import leaderboards
 from tasks.arena.matchups import runs_to_arena, select_runs
 from tasks.arena.synthetic import write_synthetic_run

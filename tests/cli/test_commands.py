@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flows.cli import main
+from flows.app.cli import main
 
 
 def test_models_tiny_writes_loadable_folders(tmp_path, capsys):

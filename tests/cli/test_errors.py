@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.cli import main
+from flows.app.cli import main
 from tests.flows.helpers import t2i_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_a_store_that_cannot_be_created_is_one_line_exit_2(tmp_path, tiny_models
 
 def test_missing_spec_file_from_a_real_process_has_no_traceback(tmp_path):
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home")}
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", str(tmp_path / "nope.yaml"), "--store", str(tmp_path / "s")],
+    proc = subprocess.run([sys.executable, "-m", "flows.app.cli", "run", str(tmp_path / "nope.yaml"), "--store", str(tmp_path / "s")],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"diffeval: error: {tmp_path / 'nope.yaml'}: spec file not found; pass the path of an EvalSpec YAML file"]

@@ -2,7 +2,7 @@
 
 import argparse
 
-from flows.cli import _parser
+from flows.app.cli import _parser
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -1,4 +1,4 @@
-"""flows/interrupt.py on its own: results and errors pass through, a signal ends the process with one line."""
+"""flows/app/interrupt.py on its own: results and errors pass through, a signal ends the process with one line."""
 
 import contextvars
 import os
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from flows import interrupt
+from flows.app import interrupt
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_FOR_SIGNAL = """
 import os, signal, sys, threading, time
-from flows.interrupt import run_interruptible
+from flows.app.interrupt import run_interruptible
 {setup}
 def work():
     print("started", flush=True)

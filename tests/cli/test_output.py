@@ -12,7 +12,7 @@ import pytest
 
 from artifacts.runfiles import register_run, write_run_table
 from artifacts.store import Store
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from tests.flows.helpers import t2i_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_report_grid_shows_every_seed(swept):
 
 def test_run_json_from_a_real_process_is_one_object(swept):
     spec, store, summary = swept
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", str(spec), "--store", str(store), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store), "--json"],
                           capture_output=True, text=True, cwd=REPO, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)  # raises on a second object or a stray line
@@ -142,7 +142,7 @@ def test_a_closed_pipe_ends_quietly(swept, json_flag):
     _, store, _ = swept
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written, as after `| head -c 400` has its bytes
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "inspect", "images", "--store", str(store), *json_flag],
+    proc = subprocess.run([sys.executable, "-m", "flows.app.cli", "inspect", "images", "--store", str(store), *json_flag],
                           stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env(), timeout=300)
     os.close(write_end)
     assert proc.returncode == 1 and proc.stderr == ""

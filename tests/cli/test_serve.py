@@ -6,7 +6,7 @@ import prefect
 import pytest
 import yaml
 
-from flows.cli import main
+from flows.app.cli import main
 from tests.flows.helpers import t2i_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -105,9 +105,9 @@ def test_serve_refuses_a_name_a_work_pool_deployment_has(tmp_path, tiny_models, 
 
 def test_served_runs_log_to_the_api(tmp_path, tiny_models, served, monkeypatch):
     """The CLI turns API logging off for its own runs; the runs `serve` starts inherit the environment."""
-    import flows.cli
+    import flows.app.cli
 
-    monkeypatch.setattr(flows.cli, "API_LOGS_OFF_HERE", True)
+    monkeypatch.setattr(flows.app.cli, "API_LOGS_OFF_HERE", True)
     monkeypatch.setenv("PREFECT_LOGGING_TO_API_ENABLED", "false")
     assert main(["serve", str(t2i_spec(tmp_path, tiny_models)), "--store", str(tmp_path / "store")]) == 0
     assert "PREFECT_LOGGING_TO_API_ENABLED" not in __import__("os").environ

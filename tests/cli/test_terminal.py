@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from flows.terminal import print_json, print_rows, print_summary, print_variants
+from flows.app.terminal import print_json, print_rows, print_summary, print_variants
 
 RUN_IDS = ["20260101T000000Z-a-rather-long-nightly-spec-name-0a1b2c", "20260101T000100Z-short-3d4e5f"]
 VARIANTS = [{"variant": f"stable-diffusion-tiny-{m}[seeds={s},steps=4]", "model": f"stable-diffusion-tiny-{m}",

@@ -3,7 +3,7 @@
 import numpy as np
 
 from artifacts.store import Store
-from tasks.extractors import cache as features
+from artifacts import features
 
 
 def test_round_trip_filter_and_missing_only(tmp_path):

@@ -20,7 +20,7 @@ def start_run(spec: Path, store: str, *args: str, env: dict | None = None) -> su
     from prefect.settings import PREFECT_API_URL
 
     full_env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(spec), "--store", store, "--json", *args],
+    return subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", store, "--json", *args],
                             cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

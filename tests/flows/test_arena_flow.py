@@ -8,9 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from artifacts.store import Store
-from flows.arena import ArenaState, create_app
+from flows.app.arena_server import ArenaState, create_app
 from flows.arena_report import arena_report
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tasks.arena.matchups import runs_to_arena, select_runs
 from tests.arena.test_api import vote_for
 from tests.flows.helpers import PROMPTS, t2i_spec

@@ -11,7 +11,7 @@ import pytest
 
 from artifacts.runfiles import list_runs
 from artifacts.store import Store
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from flows.evaluate import _artifact_key
 from tasks.reporting.summary import RegressionFailed
 from tests.flows.helpers import assert_dag, regression_spec

@@ -11,7 +11,7 @@ from PIL import Image
 from artifacts import inspect
 from artifacts.runfiles import read_run_table
 from artifacts.store import Store
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from tasks.inputs.references import procedural_reference_set
 from tests.reporting.test_report_browser import WIDTH, open_report
 

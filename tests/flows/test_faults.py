@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from artifacts.store import Store
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.cli_runs import finish, generation_counts, images_verified, start_run
 from tests.flows.helpers import t2i_spec
 from tests.objectstore import TcpProxy

@@ -10,7 +10,7 @@ from PIL import Image
 
 from artifacts import inspect
 from artifacts.store import Store
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from tasks.metrics.directional import directional_similarity, image_consistency
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run_spec
-from flows.interrupt import interrupted_line
+from flows.app.cli import run_spec
+from flows.app.interrupt import interrupted_line
 from tests.flows.helpers import t2i_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_signal_during_generation_stops_cleanly_then_resumes(signum, tmp_path, t
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env |= {"OMP_NUM_THREADS": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
     with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
                                 env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
         deadline = time.time() + 400

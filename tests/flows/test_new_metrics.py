@@ -7,8 +7,8 @@ import pytest
 
 from artifacts import inspect
 from artifacts.store import Store
-from flows.cli import run_spec
-from tasks.extractors.cache import read_features
+from flows.app.cli import run_spec
+from artifacts.features import read_features
 from tasks.inputs.references import procedural_reference_set
 from tasks.metrics.cmmd import embeddings_to_cmmd
 from tests.flows.helpers import t2i_spec

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run_spec
-from flows.terminal import _plain
+from flows.app.cli import run_spec
+from flows.app.terminal import _plain
 from tests.plan.pinned_specs import dit, edit, write_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from tasks.inputs.references import procedural_reference_set
 from tests.inputs.outside_helpers import PROMPTS, outside_rows, random_png, write_manifest
 

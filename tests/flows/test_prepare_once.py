@@ -6,7 +6,7 @@ import json
 import pytest
 
 import tasks.plan.prepare
-from flows.cli import main
+from flows.app.cli import main
 from flows.evaluate import evaluate
 from tests.flows.helpers import t2i_spec
 

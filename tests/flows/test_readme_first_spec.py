@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.app.cli import main
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 README = Path(__file__).resolve().parents[2] / "README.md"

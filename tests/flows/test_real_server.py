@@ -25,7 +25,7 @@ import pytest
 
 from artifacts.runfiles import list_runs
 from artifacts.store import Store
-from flows.cli import main
+from flows.app.cli import main
 from tests.flows.helpers import assert_dag, regression_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -188,7 +188,7 @@ def test_four_nights_through_a_served_deployment(prefect_server, tiny_models, tm
         (tmp_path / name).mkdir()
     good, bad = (regression_spec(tmp_path / name, tiny_models, name == "bad") for name in ("good", "bad"))
     pooled = _work_pool_deployment(url, good, store)
-    serve = _start([sys.executable, "-m", "flows.cli", "serve", good, "--store", store], env, tmp_path / "serve.log")
+    serve = _start([sys.executable, "-m", "flows.app.cli", "serve", good, "--store", store], env, tmp_path / "serve.log")
     try:
         _wait("diffeval serve registers its deployment", lambda: _deployed(url), START_S, [serve])
         nights = [_trigger(url, serve, {})]

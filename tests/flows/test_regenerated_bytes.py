@@ -6,7 +6,7 @@ from PIL import Image
 
 from artifacts import inspect, tables
 from artifacts.store import Store, image_rel
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tasks.generation import generate
 from tests.flows.helpers import t2i_spec
 

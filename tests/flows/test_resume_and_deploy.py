@@ -9,12 +9,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from artifacts import inspect
 from artifacts.store import Store
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.helpers import t2i_spec
+
+PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
+
+
+def nightly_settings(prefect_yaml: Path = PREFECT_YAML) -> dict:
+    """The `nightly` deployment as prefect.yaml declares it (name, entrypoint, cron, parameters)."""
+    config = yaml.safe_load(prefect_yaml.read_text())
+    deployment = next(d for d in config["deployments"] if d["name"] == "nightly")
+    cron = next(s["cron"] for s in deployment["schedules"] if "cron" in s)
+    return {"name": deployment["name"], "entrypoint": deployment["entrypoint"], "cron": cron,
+            "parameters": deployment.get("parameters", {})}
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -28,7 +40,7 @@ def test_kill_9_during_generation_then_resume(tmp_path, tiny_models):
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(spec), "--store", str(store)],
+    proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(store.glob("images/*/*.png"))) < 4:
@@ -67,7 +79,7 @@ def test_nightly_deployment_and_schedule_through_the_client(tmp_path, tiny_model
 
     from prefect.client.orchestration import get_client
 
-    from flows.deploy import build_deployment, nightly_settings
+    from flows.deploy import build_deployment
 
     settings = nightly_settings()
     assert settings["entrypoint"] == "flows/evaluate.py:evaluate" and settings["cron"] == "0 2 * * *"

@@ -77,7 +77,7 @@ def test_shipped_arguments_survive_pickling():
 
 
 def test_the_cli_rejects_a_bad_runner_before_anything_is_written(tmp_path, tiny_models, capsys):
-    from flows.cli import main
+    from flows.app.cli import main
     from tests.flows.helpers import t2i_spec
 
     spec = t2i_spec(tmp_path, tiny_models)

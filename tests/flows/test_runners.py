@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from artifacts.store import Store
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.cli_runs import extraction_counts, generation_counts, images_verified
 from tests.flows.helpers import t2i_spec
 

@@ -8,7 +8,7 @@ import pytest
 
 from artifacts import inspect
 from artifacts.store import Store, image_rel
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.helpers import PROMPTS, t2i_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -122,7 +122,7 @@ def test_run_folder_holds_spec_tables_and_summary(first_run):
 
 
 def test_regression_against_the_previous_run_fails_the_run(first_run, tiny_models, tmp_path, capsys):
-    from flows.cli import main
+    from flows.app.cli import main
 
     _, store, _ = first_run
     # a negative tolerance demands an improvement, so the same images count as a regression

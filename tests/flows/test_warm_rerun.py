@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import run_spec
+from flows.app.cli import run_spec
 from tests.flows.helpers import t2i_spec
 from tests.flows.test_class_conditional import dit_spec
 from tests.flows.test_image_to_image import edit_spec
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("diffusers", "transformers")
 # The CLI, then one line naming which of HEAVY the process imported.
-PROBE = ("import json, sys\nfrom flows.cli import main\nrc = main(sys.argv[1:])\n"
+PROBE = ("import json, sys\nfrom flows.app.cli import main\nrc = main(sys.argv[1:])\n"
          f"print('imported:', json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\nsys.exit(rc)")
 
 

@@ -12,7 +12,7 @@ from transformers import CLIPModel, CLIPProcessor
 
 from artifacts.keys import sha256_text
 from artifacts.store import Store
-from tasks.extractors import cache as features
+from artifacts import features
 from tasks.extractors.clip import clip_extractors, png_to_uint8_chw
 from tasks.extractors.registry import Job, run_job
 from tasks.metrics.aggregate import aggregate_samples

@@ -15,7 +15,7 @@ from tasks.extractors.dinov2 import DGM_EVAL_SIZE, dinov2_extractor, images_to_d
 from tasks.extractors.preprocess import Preprocess
 from tasks.metrics.fd_dinov2 import set_values
 from tasks.models.resolve import resolve_model
-from tasks.names import FD_DINOV2
+from tasks.values.names import FD_DINOV2
 
 
 def images(n: int, seed: int, shift: float = 0.0, size: int = 48) -> list[np.ndarray]:

@@ -14,13 +14,31 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from artifacts.errors import BadInput
-from tasks.metrics.fid import GaussianStats, features_to_stats, frechet_distance, frechet_distance_sqrtm, stats_to_fid
+from tasks.metrics.fid import GaussianStats, _checked, features_to_stats, frechet_distance, stats_to_fid
 from tasks.metrics.inception_score import logits_to_inception_score
 from tasks.metrics.kid import features_to_kid
 from tasks.extractors.inception import inception_fingerprint, load_fid_inception, uint8_to_inception_features
 from tasks.extractors.preprocess import Preprocess
 
 N_IMAGES = 8  # per set: each image costs ~0.2 s per network pass on one CPU thread
+
+
+def frechet_distance_sqrtm(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """The classic form (pytorch-fid / torch-fidelity): scipy sqrtm of S1 S2, eps on the diagonal if singular
+    (the reference the symmetric-eigenvalue form is checked against)."""
+    mu1, mu2, s1, s2 = _checked(mu1, sigma1, mu2, sigma2)
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(s1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"sqrtm: imaginary component {np.max(np.abs(covmean.imag)):g}")
+        covmean = covmean.real
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
 
 def _spd(rng: np.random.Generator, d: int, rank: int | None = None) -> np.ndarray:

@@ -15,8 +15,8 @@ from PIL import Image
 from artifacts import inspect
 from artifacts.errors import BadInput
 from artifacts.store import Store
-from flows.cli import main, run_spec
-from tasks.metrics import registry
+from flows.app.cli import main, run_spec
+from tasks.values import metric as registry
 from tests.flows.helpers import t2i_spec
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -69,8 +69,8 @@ def test_a_missing_plugin_or_unknown_option_is_one_line(tmp_path, tiny_models, c
 
 def test_entry_point_plugins_register_and_switch_on_by_options(tmp_path, monkeypatch):
     (tmp_path / "ep_metric.py").write_text(
-        "from tasks.metrics.registry import Metric, register\n"
-        "register(Metric('ep_metric', 'sample', 'lower', 'mean', 'none', lambda ctx: [], lambda ctx: []))\n")
+        "from tasks.values.metric import SampleMetric, register\n"
+        "register(SampleMetric(name='ep_metric', better='lower', reference_test='none', jobs=lambda ctx: [], score=lambda ctx: []))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     point = EntryPoint(name="ep", value="ep_metric", group=registry.ENTRY_POINT_GROUP)
     monkeypatch.setattr(registry, "entry_points", lambda group: [point] if group == registry.ENTRY_POINT_GROUP else [])
@@ -85,7 +85,8 @@ def test_entry_point_plugins_register_and_switch_on_by_options(tmp_path, monkeyp
         assert [m.name for m in registry.enabled_metrics(on)] == ["clip_score", "ep_metric"]
         assert registry.direction("ep_metric") == -1 and registry.direction("kid_std") == 0
         with pytest.raises(BadInput, match="the name is taken"):
-            registry.register(registry.Metric("clip_score", "sample", "higher", "mean", "", lambda c: [], lambda c: []))
+            registry.register(registry.SampleMetric(name="clip_score", better="higher", reference_test="", jobs=lambda c: [],
+                                                    score=lambda c: []))
     finally:
         registry._METRICS.pop("ep_metric", None)
         registry._load_entry_points.cache_clear()

@@ -5,7 +5,7 @@ from importlib.metadata import version
 
 import pytest
 
-from flows.cli import main, run_spec
+from flows.app.cli import main, run_spec
 from tasks.models.provenance import PACKAGES, lock_facts, provenance_line, run_provenance
 from tests.flows.helpers import t2i_spec
 

@@ -16,7 +16,7 @@ from tasks.extractors.clip import clip_extractors
 from tasks.extractors.inception import inception_extractor, spec_preprocess, spec_weights
 from tasks.models.resolve import resolve_model
 from tasks.plan.prepare import prepare
-from tasks.plan.units import Condition, Item, Variant
+from tasks.values.units import Condition, Item, Variant
 from tests.plan.pinned_specs import SPECS, write_spec
 
 PINNED = json.loads((Path(__file__).parent / "pinned_keys.json").read_text())

@@ -98,7 +98,7 @@ def test_a_model_is_a_pipeline_or_images_not_both(tmp_path):
 
 
 def test_from_the_cli_a_bad_image_is_one_line_exit_2_and_nothing_written(tmp_path, rows, capsys):
-    from flows.cli import main
+    from flows.app.cli import main
 
     (tmp_path / rows[0]["file"]).write_bytes(b"")
     spec = _spec(tmp_path, {"path": write_manifest(tmp_path, rows, "csv").name})

@@ -7,8 +7,8 @@ import re
 
 from PIL import Image
 
-from tasks.metrics.registry import Metric, register
-from tasks.plan.units import Variant
+from tasks.values.metric import SampleMetric, register
+from tasks.values.units import Variant
 from tasks.reporting.glance import ALONE, CLEAR, NO_CI, TIED, glance_sections, headlines, plot_section, verdict_rows
 from tasks.reporting.plots import forest_png
 from tasks.spec import GenerationSpec
@@ -69,7 +69,8 @@ def test_one_model_sweep_names_its_best_variant_and_one_variant_stands_alone():
 
 
 def test_a_registered_metric_shows_without_being_named():
-    register(Metric("glance_test_score", "sample", "lower", "mean", "tests/reporting/test_glance.py", lambda ctx: [], lambda ctx: []))
+    register(SampleMetric(name="glance_test_score", better="lower", reference_test="tests/reporting/test_glance.py",
+                          jobs=lambda ctx: [], score=lambda ctx: []))
     a, b = _variant("a"), _variant("b")
     (row,) = verdict_rows([_row(a, "glance_test_score", 3.0), _row(b, "glance_test_score", 1.0)], [], [a, b])
     assert (row["metric"], row["better"], row["ahead"]) == ("glance_test_score", "lower", "b")

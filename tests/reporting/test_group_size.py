@@ -5,7 +5,7 @@ import math
 import pytest
 
 from artifacts.errors import BadInput
-from flows.terminal import print_metric_rows, print_summary
+from flows.app.terminal import print_metric_rows, print_summary
 from tasks.metrics.group_size import flag_small_groups, left_out_note, shown_rows
 from tasks.spec import spec_from_dict
 

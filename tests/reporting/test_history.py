@@ -11,8 +11,8 @@ from PIL import Image
 from artifacts.history import append_history, read_history
 from artifacts.runfiles import register_run
 from artifacts.store import Store
-from flows.cli import main
-from tasks.names import CLIP_SCORE, FID
+from flows.app.cli import main
+from tasks.values.names import CLIP_SCORE, FID
 from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import last_runs, metric_to_trend_png, trend_section
 

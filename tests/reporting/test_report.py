@@ -8,7 +8,7 @@ import pytest
 from artifacts.errors import BadInput
 from artifacts.store import Store, image_rel
 from tasks.metrics.aggregate import aggregate_samples, order_groups
-from tasks.plan.units import Condition, Item
+from tasks.values.units import Condition, Item
 from tasks.reporting.report import image_grid
 from tasks.spec import spec_from_dict
 from tasks.metrics.stats import bootstrap_mean_ci, paired_difference

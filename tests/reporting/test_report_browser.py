@@ -9,7 +9,7 @@ import pytest
 from artifacts.images import png_bytes
 from artifacts.keys import sha256_bytes
 from artifacts.store import Store, image_rel
-from tasks.plan.units import Condition, Item
+from tasks.values.units import Condition, Item
 from tasks.reporting.glance import glance_sections
 from tasks.reporting.report import html_table, image_grid, write_report
 from tests.arena.test_browser import ARGS, CHROMIUM

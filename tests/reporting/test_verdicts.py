@@ -2,7 +2,7 @@
 
 import math
 
-from tasks.names import CLIP_SCORE, FID, KID, KID_STD
+from tasks.values.names import CLIP_SCORE, FID, KID, KID_STD
 from tasks.reporting.summary import verdict_markdown
 from tasks.reporting.verdicts import allowed_worsening, sample_verdicts, set_verdicts, shared_conditions, verdict_of
 

@@ -8,8 +8,10 @@ import numpy as np
 
 from tasks.metrics.inception_score import logits_to_inception_score
 from tasks.metrics.kid import features_to_kid
-from tasks.stages.sets import fitted_settings, fragility_record, fragility_section, set_metrics, warn_reduced
-from tasks.names import IS, KID
+from tasks.reporting.fragility import fragility_section
+from tasks.plan.references import set_metrics_of
+from tasks.stages.sets import fitted_settings, fragility_record, warn_reduced
+from tasks.values.names import IS, KID
 from tasks.spec import spec_from_dict
 
 
@@ -35,7 +37,7 @@ def test_the_values_use_what_the_record_says():
     real, fake = features(9, 0), features(3, 1)
     record = fragility_record(spec(), [{"format": "png"}], 9, 3)
     assert (record["kid_subset_size"], record["is_splits"], record["n_fake"]) == (3, 3, 3)
-    values = dict(set_metrics(spec(), real, fake, 7, record))
+    values = dict(pair for m in set_metrics_of(spec()) for pair in m.score(spec(), real, fake, record, 7))
     assert values[KID] == features_to_kid(real["pool"], fake["pool"], 5, 3, seed=7)[0]
     assert values[IS] == logits_to_inception_score(fake["logits"], 3, seed=7)[0]
 

@@ -14,7 +14,7 @@ from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from flows.cli import main
+from flows.app.cli import main
 
 SIZE = 299
 
@@ -100,7 +100,7 @@ def test_folder_against_folder_equals_torchmetrics_and_named_stats_are_reused(se
     # as a reference and gives the same FID (one Fréchet distance at d = 2048 costs seconds: computed once here).
     from artifacts.named_stats import read_npz
     from artifacts.store import Store
-    from tasks.extractors import cache
+    from artifacts import features as cache
     from tasks.stages.set_inputs import resolve_input
 
     pool = cache.gather(Store(store), first["saved"]["extractors"][0], list(resolve_input(Store(store), a).shas))["pool"]
@@ -143,7 +143,7 @@ def test_fd_dinov2_and_cmmd_between_folders_read_their_own_extractors(sets, tiny
     import yaml
 
     from artifacts.store import Store
-    from tasks.extractors import cache
+    from artifacts import features as cache
     from tasks.stages.set_inputs import resolve_input
 
     root, _ = sets

@@ -1,7 +1,7 @@
 """Generation batches cut for more workers than batches: whole pipeline calls, every item once, in order."""
 
 from tasks.models.resolve import ResolvedModel
-from tasks.plan.units import GenerationBatch, Item, Variant
+from tasks.values.units import GenerationBatch, Item, Variant
 from tasks.spec import GenerationSpec
 from tasks.stages.run import spread
 

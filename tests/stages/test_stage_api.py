@@ -8,7 +8,7 @@ import inspect
 import pytest
 
 MODULES = ["tasks.stages.run", "tasks.stages.sets", "tasks.generation.generate", "tasks.extractors.registry",
-           "tasks.metrics.registry", "tasks.reporting.summary", "tasks.reporting.trade_off", "flows.evaluate"]
+           "tasks.values.metric", "tasks.reporting.summary", "tasks.reporting.trade_off", "flows.evaluate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.models.resolve import ResolvedModel
+from tasks.values.resolved import ResolvedModel
 from tasks.spec import GenerationSpec, ImagesSpec
 
 
@@ -51,7 +51,8 @@ class Condition:
 class Variant:
     """One model in one sweep cell. `variant_id` is the label `model[k=v,...]` stored run tables use;
     `settings` the effective generation settings; `ignored` the declared or swept settings that its
-    pipeline's __call__ does not take (they cannot change its pixels)."""
+    pipeline's __call__ does not take (they cannot change its pixels); `taken` the pixel settings it does
+    take, decided once at planning: the generation key holds them and the pipeline call gets them."""
 
     variant_id: str
     model: str
@@ -62,17 +63,18 @@ class Variant:
     device: str
     dtype: str
     ignored: tuple[str, ...] = ()
+    taken: tuple[str, ...] = ()
 
     def to_row(self) -> dict[str, Any]:
         return {"variant": self.variant_id, "model": self.model, "model_index": self.model_index, "cell": self.cell,
                 "settings": self.settings.model_dump(), "pipeline": self.pipeline, "device": self.device,
-                "dtype": self.dtype, "ignored": list(self.ignored)}
+                "dtype": self.dtype, "ignored": list(self.ignored), "taken": list(self.taken)}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Variant":
         return cls(row["variant"], row["model"], row["model_index"], _loaded(row["cell"]),
                    GenerationSpec(**_loaded(row["settings"])), row["pipeline"], row["device"], row["dtype"],
-                   tuple(_loaded(row["ignored"])))
+                   tuple(_loaded(row["ignored"])), tuple(_loaded(row.get("taken", []))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +130,8 @@ class GenerationBatch:
 
     def condition_map(self) -> dict[str, Condition]:
         return {c.condition_id: c for c in self.conditions}
+
+    def pipeline_settings(self) -> dict[str, Any]:
+        """The pixel settings the pipeline takes, with their values (`Variant.taken`, decided at planning):
+        what the generation key holds and what the pipeline call gets."""
+        return {name: getattr(self.variant.settings, name) for name in self.variant.taken}

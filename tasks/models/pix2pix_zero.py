@@ -1,4 +1,6 @@
-"""Pix2PixZero takes no image= argument: invert the source, then edit along the caption direction.
+"""Pix2PixZero, every way it differs from the other pipelines: it edits a source image without taking image=,
+loads with components a plain SD folder lacks, inverts with gradients (no inference mode), and makes its
+images one at a time: invert the source, then edit along the caption direction.
 
 As in the diffusers documentation: DDIM-invert the source image with its input caption, embed the
 input and output captions as the source and target directions, and generate from the inverted
@@ -34,3 +36,25 @@ def edit_images(pipe, gen, conditions: list[dict], images: list, generators: lis
                     num_inference_steps=gen.steps, guidance_scale=gen.guidance_scale, height=gen.height, width=gen.width,
                     negative_prompt=gen.negative_prompt, generator=generator, output_type="pil").images
     return out
+
+
+def edits_without_image(pipeline: str) -> bool:
+    """It edits a source image although its __call__ takes no image= (the task check lets it through)."""
+    return pipeline == PIPELINE
+
+
+def extra_components(pipeline: str, local_dir: str) -> dict:
+    """What from_pretrained needs besides the folder (see load_kwargs); {} for every other pipeline."""
+    return load_kwargs(local_dir) if pipeline == PIPELINE else {}
+
+
+def needs_gradients(pipeline: str) -> bool:
+    """Its inversion takes gradients; inference mode would forbid them."""
+    return pipeline == PIPELINE
+
+
+def call_images(pipe, pipeline: str, gen, conditions: list[dict], args: dict, generators: list) -> list:
+    """The images of one pipeline call: Pix2PixZero's invert-then-edit, any other pipeline called with `args`."""
+    if pipeline == PIPELINE:
+        return edit_images(pipe, gen, conditions, args["image"], generators)
+    return pipe(generator=generators, **args).images

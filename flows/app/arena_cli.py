@@ -37,7 +37,7 @@ def run_arena(args: argparse.Namespace) -> int:
         print(f"report: {result['report']}")
         return 0
     from artifacts.store import Store
-    from flows.arena import LOOPBACK, ArenaState, bind, create_app, serve
+    from flows.app.arena_server import LOOPBACK, ArenaState, bind, create_app, serve
     from tasks.arena.matchups import runs_to_arena, select_runs
 
     token = args.token or (None if args.host in LOOPBACK else secrets.token_urlsafe(24))

@@ -16,11 +16,11 @@ from artifacts.images import png_bytes
 from artifacts.keys import key_of, sha256_bytes
 from tasks.extractors.preprocess import decode_image
 from tasks.inputs.conditions import prompts_to_conditions
-from tasks.inputs.outside import CONDITION_ROLE, OutsideRow, read_outside
+from tasks.inputs.outside_images import CONDITION_ROLE, OutsideRow, read_outside
 from tasks.inputs.prompts import prompt_id_of
 from tasks.models.resolve import ResolvedModel, pick_device
 from tasks.plan.keys import PIXEL_SETTINGS
-from tasks.plan.units import Condition, Item, OutsideImages, Variant
+from tasks.values.units import Condition, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, ModelSpec
 
 log = logging.getLogger("diffeval")

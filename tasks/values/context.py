@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from artifacts.store import Store, image_rel
-from tasks.extractors import cache as features
-from tasks.extractors.registry import Extractor, Job
-from tasks.plan.units import Condition, Item, Variant
+from artifacts import features
+from tasks.values.extraction import Extractor, Job
+from tasks.values.units import Condition, Item, Variant
 
 if TYPE_CHECKING:
-    from tasks.plan.prepare import Prepared
     from tasks.spec import EvalSpec
 
 
@@ -22,7 +21,7 @@ class RunContext:
     """What the stages after generation read: the plan, the store, and each item's image (by content hash)."""
 
     store: Store
-    prepared: "Prepared"
+    prepared: Any  # a tasks.plan.prepare.Prepared: the layer above this one, named but not imported
     image_sha: dict[str, str]  # item key -> sha256 of its PNG, from the generation rows
     run_id: str = ""
 

@@ -2,7 +2,7 @@
 
 Each row names one image (loaded lazily: a folder of 50k images is not held in memory), what it is an
 image of (prompt, class or edit; matched to the run's conditions by the planner), the model that made
-it and its seed. The same reader serves a run's outside models (tasks/plan/outside.py) and the `sets`
+it and its seed. The same reader serves a run's outside models (tasks/plan/outside_plan.py) and the `sets`
 command (tasks/stages/set_inputs.py).
 """
 

@@ -17,13 +17,13 @@ API_LOGS_OFF_HERE = "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from artifacts.errors import BadInput  # noqa: E402
-from flows.arena_cli import add_arena_parser, run_arena  # noqa: E402
+from flows.app.arena_cli import add_arena_parser, run_arena  # noqa: E402
 
 EXIT_BAD_INPUT = 2
 EXIT_REGRESSION = 1
 # `inspect history` in a terminal: fingerprints, settings and the baseline stay in --json.
 HISTORY_SHOWN = ["run_id", "created", "spec", "model", "metric", "group", "value", "ci_low", "ci_high", "n", "verdict", "run_verdict"]
-# Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/interrupt.py).
+# Commands that run flows: SIGINT / SIGTERM end them at once, leaving nothing behind (flows/app/interrupt.py).
 INTERRUPTIBLE = {"run", "demo"}
 
 
@@ -98,7 +98,7 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
 
     from artifacts.store import Store
     from flows.evaluate import evaluate
-    from flows.quiet import quiet_one_line_errors
+    from flows.app.quiet import quiet_one_line_errors
     from flows.runners import runner_settings
     from tasks.plan.prepare import prepare
     from tasks.spec import load_spec
@@ -116,7 +116,7 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
-    from flows.terminal import print_json, print_summary, summary_object
+    from flows.app.terminal import print_json, print_summary, summary_object
 
     if as_json:
         print_json(summary_object(summary))
@@ -127,8 +127,8 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 def _inspect(args: argparse.Namespace) -> None:
     """Rows of the store or of one run; an empty result is said on stderr, and reading creates nothing."""
     from artifacts import inspect
-    from flows.terminal import print_json, print_metric_rows, print_rows, print_variants
-    from tasks.names import METRIC_COLUMNS
+    from flows.app.terminal import print_json, print_metric_rows, print_rows, print_variants
+    from tasks.values.names import METRIC_COLUMNS
 
     for flag in ("spec", "metric"):
         if getattr(args, flag) is not None and args.what != "history":
@@ -161,7 +161,7 @@ def _sets(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from artifacts.store import Store
-    from flows.terminal import print_json, print_rows
+    from flows.app.terminal import print_json, print_rows
     from tasks.stages.set_against_set import COLUMNS, SetsRequest, sets_to_rows
 
     store = Store(args.store)
@@ -189,7 +189,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_summary(run_spec(args.spec, args.store, _runner_override(args)), args.json)
     elif args.command == "demo":
         from flows.demo import write_demo_spec
-        from flows.terminal import print_json, print_summary, summary_object
+        from flows.app.terminal import print_json, print_summary, summary_object
 
         paths = write_demo_spec(args.store)
         if args.json:
@@ -227,7 +227,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
-    from flows.interrupt import run_interruptible
+    from flows.app.interrupt import run_interruptible
     from tasks.reporting.summary import RegressionFailed
 
     try:

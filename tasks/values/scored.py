@@ -1,0 +1,14 @@
+"""Scored: what the score stage gives the report (tasks/reporting/ builds every section from it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Scored:
+    """Per-image score rows, metric rows and paired comparisons of one run."""
+
+    scores: list[dict] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
