@@ -48,6 +48,9 @@ class CmmdSpec(Frozen):
     # biased: google-research cmmd/distance.py (full kernel means, diagonals included); unbiased: diagonals left out.
     estimator: Literal["biased", "unbiased"] = "biased"
     sigma: float = Field(default=10.0, gt=0)
+    # io_util: google-research cmmd reading files (center crop to a square, PIL bicubic to the CLIP input size),
+    # then embedding.py; torch-bicubic: embedding.py alone on the whole image (aspect ratio squashed; diffeval < 0.2).
+    transform: Literal["io_util", "torch-bicubic"] = "io_util"
     batch_size: int = Field(default=32, gt=0)
 
 

@@ -45,8 +45,9 @@ def embeddings_to_cmmd(x: np.ndarray, y: np.ndarray, sigma: float = 10.0, estima
 
 
 def fit(spec, n_real: int, n_fake: int) -> tuple[dict, list[str]]:  # noqa: ARG001
-    """Nothing to cut; the record carries the estimator and sigma so every row says which."""
-    return {"cmmd_estimator": spec.metrics.cmmd.estimator, "cmmd_sigma": spec.metrics.cmmd.sigma}, []
+    """Nothing to cut; the record carries the estimator, sigma and transform so every row says which."""
+    settings = spec.metrics.cmmd
+    return {"cmmd_estimator": settings.estimator, "cmmd_sigma": settings.sigma, "cmmd_transform": settings.transform}, []
 
 
 def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tuple[str, float]]:  # noqa: ARG001

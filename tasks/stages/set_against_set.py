@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from artifacts.errors import BadInput
@@ -93,9 +95,28 @@ def _metrics_key(name: str) -> str | None:
     return None
 
 
+SETS_SECTIONS = {"metrics", "reference"}
+
+
+def load_sets_spec(path: str) -> EvalSpec:
+    """--spec: a run's EvalSpec, or a file with only `metrics:` (and optionally `reference:`'s preprocessing): A and B
+    come from the command line, so no models, prompts or reference path are needed."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"--spec {path}: file not found; pass the path of a YAML file with a metrics: section") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BadInput(f"--spec {path}: cannot read it ({type(exc).__name__}); fix the YAML") from None
+    if not isinstance(data, dict) or not set(data) <= SETS_SECTIONS:
+        return load_spec(path)
+    reference = {"path": ".", "center_crop": None, **(data.get("reference") or {})}  # sets default: no crop
+    full = {"name": "sets", "models": [{"name": "sets", "path": "."}], "reference": reference, "metrics": data.get("metrics") or {}}
+    return spec_from_dict(full, f"--spec {path}", Path(path).parent)
+
+
 def request_to_spec(req: SetsRequest, names: tuple[str, ...]) -> EvalSpec:
     """An EvalSpec holding what a run would use: the --spec file's metric settings and preprocessing, the flags over them."""
-    base = load_spec(req.spec) if req.spec else None
+    base = load_sets_spec(req.spec) if req.spec else None
     metrics = base.metrics.model_dump(by_alias=True, exclude_none=True) if base else {}
     for name in names:
         key = _metrics_key(name)
