@@ -33,7 +33,8 @@ from tasks.models.resolve import pick_device
 from tasks.plan.prepare import resolve_metric_models
 from tasks.names import FID, IS, KID
 from tasks.spec import EvalSpec, MetricsSpec, load_spec, spec_from_dict
-from tasks.stages.set_inputs import SetInput, resolve_input
+from tasks.stages import set_checks as checks
+from tasks.stages.set_inputs import SetInput, keep_images, resolve_input
 from tasks.stages.sets import fragility_record, own_record
 
 DEFAULT_METRICS = (FID, KID, IS)
@@ -204,19 +205,28 @@ def _row(metric: str, a: str, b: str, value: float, n_a, n_b, record: dict) -> d
 
 
 def sets_to_rows(store: Store, req: SetsRequest, base_dir: str = ".") -> dict:
-    """Extract what the metrics need (cached features reused), score A against B, save A's statistics if asked."""
+    """Check every input and option first (nothing written on bad input), then keep the new images, extract what the
+    metrics need (cached features reused), score A against B, save A's statistics if asked."""
     if req.save_stats:
         check_name(req.save_stats)
     a = resolve_input(store, req.a, base_dir)
     b = resolve_input(store, req.b, base_dir) if req.b else None
     if req.save_stats and not a.images:
         raise BadInput(f"--save-stats {req.save_stats}: {a.label} is already statistics; save a set of images")
-    spec, metrics = chosen_metrics(req, [a] + ([b] if b else []))
-    ctx = SetsContext(store, spec, a, b, pick_device(req.device))
-    jobs = merge_jobs(j for m in metrics for j in m.jobs(ctx))
-    for inp in (a, b):
-        if inp is not None:
+    inputs = [a] + ([b] if b else [])
+    req = checks.saved_defaults(req, inputs)
+    try:
+        spec, metrics = chosen_metrics(req, inputs)
+        ctx = SetsContext(store, spec, a, b, pick_device(req.device))
+        jobs = merge_jobs(j for m in metrics for j in m.jobs(ctx))
+        for inp in inputs:
             _check_saved(inp, jobs)
+        checks.check_sizes(inputs, spec_preprocess(spec))
+        checks.check_weights(store, jobs, spec_weights(spec), ctx.device)
+    except BadInput as exc:
+        raise checks.in_option_words(exc, req) from None
+    for inp in inputs:
+        keep_images(store, inp)
     counts = [run_job(store, job) for job in jobs]
     rows = [row for m in metrics for row in score_metric(store, spec, ctx, m)] if b else []
     out = {"a": a.label, "b": b.label if b else None, "rows": rows,
