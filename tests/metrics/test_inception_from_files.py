@@ -21,13 +21,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:std\\(\\): degrees of freedom")  # one IS split: its std is NaN
 import torch
 import yaml
 from PIL import Image
 
 from tests.metrics.from_files import pngs, sets_values, write_folders
 from tests.metrics.test_fid import weights  # noqa: F401  (random Inception whose logits vary, so IS is not ~1)
+
+pytestmark = pytest.mark.filterwarnings("ignore:std\\(\\): degrees of freedom")  # one IS split: its std is NaN
 
 
 @pytest.fixture(scope="module")
