@@ -80,6 +80,8 @@ class MetricsSpec(Frozen):
     pickscore: PickScoreSpec | None = None
     hpsv2: Hpsv2Spec | None = None
     inception_weights: str | None = None
+    # The FID Inception's own resize to 299: antialias (torchmetrics' default) or tf1 (torch-fidelity's, no antialias).
+    inception_resize: Literal["antialias", "tf1"] = "antialias"
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
     # Set metrics (FID, KID, ...) of a group other than `all` are shown only on at least this many images a side.

@@ -55,7 +55,7 @@ def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tupl
 
 
 METRIC = register(Metric(
-    CMMD, "set", "lower", "set", "tests/metrics/test_cmmd.py::test_cmmd_matches_the_reference_formula",
+    CMMD, "set", "lower", "set", "tests/metrics/test_cmmd_from_files.py::test_cmmd_from_files_equals_google_research_cmmd",
     lambda ctx: [cmmd_job(ctx)], set_values, enabled=lambda spec: spec.metrics.cmmd is not None, fit=fit,
     features=spec_cmmd_extractor,
 ))

@@ -222,7 +222,7 @@ def sets_to_rows(store: Store, req: SetsRequest, base_dir: str = ".") -> dict:
         for inp in inputs:
             _check_saved(inp, jobs)
         checks.check_sizes(inputs, spec_preprocess(spec))
-        checks.check_weights(store, jobs, spec_weights(spec), ctx.device)
+        checks.check_weights(store, jobs, spec_weights(spec), ctx.device, spec.metrics.inception_resize)
     except BadInput as exc:
         raise checks.in_option_words(exc, req) from None
     for inp in inputs:

@@ -54,7 +54,7 @@ def check_sizes(inputs: list[SetInput], pre) -> None:
                                f"{pre.center_crop}; pass --small upscale or skip, or a smaller --center-crop")
 
 
-def check_weights(store: Store, jobs: list[Job], weights: str | None, device: str) -> None:
+def check_weights(store: Store, jobs: list[Job], weights: str | None, device: str, network_resize: str) -> None:
     """Load the FID Inception now (it is cached for the extraction) when any of its features is missing: a wrong,
     corrupt or unreachable weights file stops the command before an image is kept."""
     for job in jobs:
@@ -65,7 +65,7 @@ def check_weights(store: Store, jobs: list[Job], weights: str | None, device: st
         if weights is None and offline_by_env() and not default_weights_cached():
             raise BadInput(f"inception weights: the default file is not in {default_weights_path()} and the hub is off "
                            f"(HF_HUB_OFFLINE); {WEIGHTS_FIX}")
-        inception.cached_inception(str(Path(weights).expanduser()) if weights else None, device)
+        inception.cached_inception(str(Path(weights).expanduser()) if weights else None, device, network_resize)
 
 
 def default_weights_path() -> Path:
