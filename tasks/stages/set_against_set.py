@@ -209,13 +209,13 @@ def sets_to_rows(store: Store, req: SetsRequest, base_dir: str = ".") -> dict:
     metrics need (cached features reused), score A against B, save A's statistics if asked."""
     if req.save_stats:
         check_name(req.save_stats)
-    a = resolve_input(store, req.a, base_dir)
-    b = resolve_input(store, req.b, base_dir) if req.b else None
-    if req.save_stats and not a.images:
-        raise BadInput(f"--save-stats {req.save_stats}: {a.label} is already statistics; save a set of images")
-    inputs = [a] + ([b] if b else [])
-    req = checks.saved_defaults(req, inputs)
     try:
+        a = resolve_input(store, req.a, base_dir)
+        b = resolve_input(store, req.b, base_dir) if req.b else None
+        if req.save_stats and not a.images:
+            raise BadInput(f"--save-stats {req.save_stats}: {a.label} is already statistics; save a set of images")
+        inputs = [a] + ([b] if b else [])
+        req = checks.saved_defaults(req, inputs)
         spec, metrics = chosen_metrics(req, inputs)
         ctx = SetsContext(store, spec, a, b, pick_device(req.device))
         jobs = merge_jobs(j for m in metrics for j in m.jobs(ctx))

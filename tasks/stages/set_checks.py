@@ -33,11 +33,26 @@ def saved_defaults(req, inputs: list[SetInput]):
     return req.model_copy(update=update)
 
 
+# What `run`'s messages call a spec key, in the words of `diffeval sets`' own options and arguments.
+IMAGES_WORDS = (("fix images.path", "pass a folder or manifest of images"), ("point images.path at", "pass"),
+                ("pass images.columns: {image: COLUMN}", "name the manifest's image column image, file_name or path"))
+REFERENCE_WORDS = (("resize: clean or resize: legacy", "--resize clean or --resize legacy"),
+                   ("reference.small: ", "--small "), ("reference.center_crop", "--center-crop"),
+                   ("reference.resize_to", "--resize-to"), ("reference.resize", "--resize"), ("reference.small", "--small"),
+                   ("diffeval sets: --", "--"), ("fix the value (see README 'Spec format')", "fix the option"))
+
+
 def in_option_words(exc: BadInput, req) -> BadInput:
-    """A weights error names --inception-weights (the option typed) instead of the spec key, unless --spec gave them."""
-    if req.spec and not req.inception_weights:
-        return exc
-    text = str(exc).replace(inception._FIX, WEIGHTS_FIX)
+    """An error names what the user typed: the option (--inception-weights, --center-crop, ...) rather than the spec
+    key a run's spec would have, unless the setting came from the --spec file."""
+    text = str(exc)
+    for spec_words, option in IMAGES_WORDS:
+        text = text.replace(spec_words, option)
+    if not req.spec:
+        for spec_words, option in REFERENCE_WORDS:
+            text = text.replace(spec_words, option)
+    if req.inception_weights or not req.spec:
+        text = text.replace(inception._FIX, WEIGHTS_FIX)
     if req.inception_weights and text.startswith("inception weights /"):  # the resolved path: show the one typed
         text = f"--inception-weights {req.inception_weights}: " + text.split(": ", 1)[1]
     return BadInput(text)

@@ -28,6 +28,7 @@ def here(tmp_path, tiny_models, monkeypatch):
     (tmp_path / "tiny-models").symlink_to(tiny_models["sd-a"].parent, target_is_directory=True)
     for i, name in enumerate(("real", "generated", "other-generated")):
         _folder(tmp_path / name, 4 - (i > 0), i)
+    (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DIFFEVAL_STORE", raising=False)
     return tmp_path
@@ -59,12 +60,16 @@ def test_the_readmes_sets_commands_run_as_printed(here, capsys):
     (["real", "generated", "--inception-weights", "tiny-models/inception/inception.pth", "--center-crop", "90",
       "--small", "error"], "real/0.png: image is 100x80, smaller than --center-crop 90"),
     (["real", "generated", "--spec", "nope.yaml"], "--spec nope.yaml: file not found"),
+    (["real", "generated", "--resize-to", "100"], "--resize-to: set without a resize mode; add --resize clean or --resize legacy"),
+    (["real", "generated", "--center-crop", "0"], "error: --center-crop: Input should be greater than 0; fix the option"),
+    (["empty", "generated"], "empty: no images in"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_written(here, capsys, argv, says):
     assert main(["sets", *argv]) == 2
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1, err
-    assert "not available" not in err and "metrics.inception_weights" not in err
+    assert "not available" not in err and "metrics.inception_weights" not in err and "images.path" not in err
+    assert "reference." not in err and "Spec format" not in err
     assert _files(here / ".diffeval") == []
 
 
