@@ -80,7 +80,7 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
             for chunk in chunks(pairs):
                 model(pixel_values=torch.stack([transform(_pil(d)) for _, d in chunk]).to(device)).pooler_output.cpu()
     elif name == "cmmd-clip":
-        from tasks.extractors.cmmd_clip import cached_vision_clip, cmmd_extractor
+        from tasks.extractors.cmmd_clip import cached_vision_clip, cmmd_extractor, crop_square_and_resize
 
         resolved = resolve_model(str(folder), kind="clip")
         ours, clip = cmmd_extractor(resolved, pre, device, {}, batch_size), cached_vision_clip(resolved, device)
@@ -88,9 +88,10 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
 
         processor = CLIPImageProcessor.from_pretrained(str(folder))
 
-        def bare(pairs):  # google-research cmmd/embedding.py's path
+        def bare(pairs):  # google-research cmmd's io_util.py then embedding.py
             for chunk in chunks(pairs):
-                x = torch.from_numpy(np.stack([np.asarray(_pil(d), np.float32) / 255 for _, d in chunk]).transpose(0, 3, 1, 2))
+                x = np.stack([crop_square_and_resize(np.asarray(_pil(d)), clip.size).astype(np.float32) / 255 for _, d in chunk])
+                x = torch.from_numpy(x.transpose(0, 3, 1, 2))
                 x = torch.nn.functional.interpolate(x, size=(clip.size, clip.size), mode="bicubic").permute(0, 2, 3, 1).numpy()
                 inputs = processor(images=x, do_normalize=True, do_center_crop=False, do_resize=False, do_rescale=False, return_tensors="pt")
                 clip.model(pixel_values=inputs["pixel_values"].to(device)).image_embeds.cpu()

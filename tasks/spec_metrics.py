@@ -8,7 +8,7 @@ changes nothing here.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -25,6 +25,8 @@ class MetricsBase(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     inception_weights: str | None = None
+    # The FID Inception's own resize to 299: antialias (torchmetrics' default) or tf1 (torch-fidelity's, no antialias).
+    inception_resize: Literal["antialias", "tf1"] = "antialias"
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0
     # Set metrics (FID, KID, ...) of a group other than `all` are shown only on at least this many images a side.

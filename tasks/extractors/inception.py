@@ -27,7 +27,12 @@ _FIX = (
 )
 
 
-def load_fid_inception(weights: str | None, device: str = "cpu") -> torch.nn.Module:
+# How the network resizes its uint8 input to 299: torchmetrics' default (bilinear with antialiasing), or
+# torch-fidelity's own (its TF1-compatible bilinear, no antialiasing; torchmetrics' antialias=False).
+NETWORK_RESIZES = {"antialias": "bilinear-antialias-299", "tf1": "tf1-bilinear-no-antialias-299"}
+
+
+def load_fid_inception(weights: str | None, device: str = "cpu", network_resize: str = "antialias") -> torch.nn.Module:
     """torchmetrics' NoTrainInceptionV3 with pool and unbiased-logit outputs, in eval mode on `device`."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
@@ -38,7 +43,8 @@ def load_fid_inception(weights: str | None, device: str = "cpu") -> torch.nn.Mod
         _check_plain_state_dict(path, weights)
     try:
         model = NoTrainInceptionV3(
-            name="inception-v3-compat", features_list=list(FEATURES_LIST), feature_extractor_weights_path=path
+            name="inception-v3-compat", features_list=list(FEATURES_LIST), feature_extractor_weights_path=path,
+            antialias=network_resize == "antialias",
         )
     except Exception as exc:  # download errors (URLError, HTTPError, OSError) or a wrong/corrupt state dict
         if weights is None:
@@ -69,7 +75,7 @@ def weights_sha256(weights: str) -> str:
         raise BadInput(f"inception weights {weights}: file not found; {_FIX}") from None
 
 
-def inception_fingerprint(weights: str | None, pre: Preprocess) -> str:
+def inception_fingerprint(weights: str | None, pre: Preprocess, network_resize: str = "antialias") -> str:
     """Short stable name of (weights content, layers, preprocessing, precision): the feature folder name."""
     identity = f"url:{DEFAULT_WEIGHTS_URL}" if weights is None else f"sha256:{weights_sha256(weights)}"
     described = {
@@ -77,7 +83,7 @@ def inception_fingerprint(weights: str | None, pre: Preprocess) -> str:
         "weights": identity,
         "layers": list(FEATURES_LIST),
         # The network's own resize of uint8 input to 299 (torchmetrics' default antialias=True).
-        "network_resize": "bilinear-antialias-299",
+        "network_resize": NETWORK_RESIZES[network_resize],
         "preprocess": pre.fingerprint(),
         "precision": "float32",
     }
@@ -109,13 +115,13 @@ def uint8_to_inception_features(
 
 
 @functools.cache
-def cached_inception(weights: str | None, device: str) -> torch.nn.Module:
+def cached_inception(weights: str | None, device: str, network_resize: str = "antialias") -> torch.nn.Module:
     """The FID Inception loaded once per process, and only when some feature is actually missing."""
-    return load_fid_inception(weights, device)
+    return load_fid_inception(weights, device, network_resize)
 
 
 def inception_extractor(weights: str | None, pre: Preprocess, device: str, sources: dict[str, str],
-                        batch_size: int = 32) -> Extractor:
+                        batch_size: int = 32, network_resize: str = "antialias") -> Extractor:
     """Images → {"pool", "logits"}; an image the `skip` rule drops gets a NaN row (remembered, not retried).
 
     sources: content sha256 -> the name an error message gives the image (its file or row).
@@ -130,11 +136,11 @@ def inception_extractor(weights: str | None, pre: Preprocess, device: str, sourc
             if arr is not None:
                 by_shape.setdefault(arr.shape, []).append(i)
         for idx in by_shape.values():
-            p, lg = uint8_to_inception_features(cached_inception(weights, device), np.stack([arrays[i] for i in idx]))
+            p, lg = uint8_to_inception_features(cached_inception(weights, device, network_resize), np.stack([arrays[i] for i in idx]))
             pool[idx], logits[idx] = p, lg
         return {"pool": pool, "logits": logits}
 
-    return Extractor("inception", inception_fingerprint(weights, pre), "images", batch, batch_size)
+    return Extractor("inception", inception_fingerprint(weights, pre, network_resize), "images", batch, batch_size)
 
 
 def spec_weights(spec) -> str | None:
@@ -150,5 +156,6 @@ def spec_preprocess(spec) -> Preprocess:
 def inception_job(ctx) -> Job:
     """The FID Inception over the run's reference images and every generated image (FID, KID and IS share it)."""
     refs = ctx.prepared.references
-    extractor = inception_extractor(spec_weights(ctx.spec), spec_preprocess(ctx.spec), ctx.device, {r["sha256"]: r["source"] for r in refs})
+    extractor = inception_extractor(spec_weights(ctx.spec), spec_preprocess(ctx.spec), ctx.device, {r["sha256"]: r["source"] for r in refs},
+                                    network_resize=ctx.spec.metrics.inception_resize)
     return Job(extractor, {**{r["sha256"]: ref_rel(r["sha256"]) for r in refs}, **ctx.generated_images()})

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from artifacts.errors import BadInput
 
@@ -75,9 +75,9 @@ def decode_image(data: bytes, source: str) -> Image.Image:
         img = Image.open(io.BytesIO(data))
         img.load()
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError, DecompressionBomb...)
-        raise BadInput(
-            f"{source}: cannot read image ({type(exc).__name__}: {exc}); replace or remove the file"
-        ) from None
+        # PIL's own text names the in-memory buffer (<_io.BytesIO object at 0x...>), not the file: leave it out.
+        reason = "not an image format PIL can read" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
+        raise BadInput(f"{source}: cannot read image ({reason}); replace or remove the file") from None
     if img.mode == "RGB":
         return img
     _warn_mode(img.mode, source)

@@ -49,8 +49,9 @@ def embeddings_to_cmmd(x: np.ndarray, y: np.ndarray, sigma: float = 10.0, estima
 
 
 def fit(spec, n_real: int, n_fake: int) -> tuple[dict, list[str]]:  # noqa: ARG001
-    """Nothing to cut; the record carries the estimator and sigma so every row says which."""
-    return {"cmmd_estimator": spec.metrics.cmmd.estimator, "cmmd_sigma": spec.metrics.cmmd.sigma}, []
+    """Nothing to cut; the record carries the estimator, sigma and transform so every row says which."""
+    settings = spec.metrics.cmmd
+    return {"cmmd_estimator": settings.estimator, "cmmd_sigma": settings.sigma, "cmmd_transform": settings.transform}, []
 
 
 def set_values(spec, real: dict, fake: dict, used: dict, seed: int) -> list[tuple[str, float]]:  # noqa: ARG001
@@ -62,11 +63,14 @@ class CmmdSpec(Frozen):
     # biased: google-research cmmd/distance.py (full kernel means, diagonals included); unbiased: diagonals left out.
     estimator: Literal["biased", "unbiased"] = "biased"
     sigma: float = Field(default=10.0, gt=0)
+    # io_util: google-research cmmd reading files (center crop to a square, PIL bicubic to the CLIP input size),
+    # then embedding.py; torch-bicubic: embedding.py alone on the whole image (aspect ratio squashed; diffeval < 0.2).
+    transform: Literal["io_util", "torch-bicubic"] = "io_util"
     batch_size: int = Field(default=32, gt=0)
 
 
 METRIC = register(SetMetric(
-    name=CMMD, better="lower", reference_test="tests/metrics/test_cmmd.py::test_cmmd_matches_the_reference_formula",
+    name=CMMD, better="lower", reference_test="tests/metrics/test_cmmd_from_files.py::test_cmmd_from_files_equals_google_research_cmmd",
     jobs=lambda ctx: [cmmd_job(ctx)], score=set_values, fit=fit, features=spec_cmmd_extractor,
     settings=CmmdSpec, model_kind="clip", needs_reference=True, rank=70,
 ))

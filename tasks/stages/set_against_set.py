@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from artifacts.errors import BadInput
@@ -31,7 +33,8 @@ from tasks.models.resolve import pick_device
 from tasks.plan.prepare import resolve_metric_models
 from tasks.values.names import FID, IS, KID
 from tasks.spec import EvalSpec, load_spec, spec_from_dict
-from tasks.stages.set_inputs import SetInput, resolve_input
+from tasks.stages import set_checks as checks
+from tasks.stages.set_inputs import SetInput, keep_images, resolve_input
 from tasks.stages.sets import fragility_record, own_record
 
 DEFAULT_METRICS = (FID, KID, IS)
@@ -90,9 +93,28 @@ def _metrics_key(name: str) -> str | None:
     return spec_key_of(name)
 
 
+SETS_SECTIONS = {"metrics", "reference"}
+
+
+def load_sets_spec(path: str) -> EvalSpec:
+    """--spec: a run's EvalSpec, or a file with only `metrics:` (and optionally `reference:`'s preprocessing): A and B
+    come from the command line, so no models, prompts or reference path are needed."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"--spec {path}: file not found; pass the path of a YAML file with a metrics: section") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BadInput(f"--spec {path}: cannot read it ({type(exc).__name__}); fix the YAML") from None
+    if not isinstance(data, dict) or not set(data) <= SETS_SECTIONS:
+        return load_spec(path)
+    reference = {"path": ".", "center_crop": None, **(data.get("reference") or {})}  # sets default: no crop
+    full = {"name": "sets", "models": [{"name": "sets", "path": "."}], "reference": reference, "metrics": data.get("metrics") or {}}
+    return spec_from_dict(full, f"--spec {path}", Path(path).parent)
+
+
 def request_to_spec(req: SetsRequest, names: tuple[str, ...]) -> EvalSpec:
     """An EvalSpec holding what a run would use: the --spec file's metric settings and preprocessing, the flags over them."""
-    base = load_spec(req.spec) if req.spec else None
+    base = load_sets_spec(req.spec) if req.spec else None
     metrics = base.metrics.model_dump(by_alias=True, exclude_none=True) if base else {}
     for name in names:
         key = _metrics_key(name)
@@ -180,19 +202,28 @@ def _row(metric: str, a: str, b: str, value: float, n_a, n_b, record: dict) -> d
 
 
 def sets_to_rows(store: Store, req: SetsRequest, base_dir: str = ".") -> dict:
-    """Extract what the metrics need (cached features reused), score A against B, save A's statistics if asked."""
+    """Check every input and option first (nothing written on bad input), then keep the new images, extract what the
+    metrics need (cached features reused), score A against B, save A's statistics if asked."""
     if req.save_stats:
         check_name(req.save_stats)
-    a = resolve_input(store, req.a, base_dir)
-    b = resolve_input(store, req.b, base_dir) if req.b else None
-    if req.save_stats and not a.images:
-        raise BadInput(f"--save-stats {req.save_stats}: {a.label} is already statistics; save a set of images")
-    spec, metrics = chosen_metrics(req, [a] + ([b] if b else []))
-    ctx = SetsContext(store, spec, a, b, pick_device(req.device))
-    jobs = merge_jobs(j for m in metrics for j in m.jobs(ctx))
-    for inp in (a, b):
-        if inp is not None:
+    try:
+        a = resolve_input(store, req.a, base_dir)
+        b = resolve_input(store, req.b, base_dir) if req.b else None
+        if req.save_stats and not a.images:
+            raise BadInput(f"--save-stats {req.save_stats}: {a.label} is already statistics; save a set of images")
+        inputs = [a] + ([b] if b else [])
+        req = checks.saved_defaults(req, inputs)
+        spec, metrics = chosen_metrics(req, inputs)
+        ctx = SetsContext(store, spec, a, b, pick_device(req.device))
+        jobs = merge_jobs(j for m in metrics for j in m.jobs(ctx))
+        for inp in inputs:
             _check_saved(inp, jobs)
+        checks.check_sizes(inputs, spec_preprocess(spec))
+        checks.check_weights(store, jobs, spec_weights(spec), ctx.device, spec.metrics.inception_resize)
+    except BadInput as exc:
+        raise checks.in_option_words(exc, req) from None
+    for inp in inputs:
+        keep_images(store, inp)
     counts = [run_job(store, job) for job in jobs]
     rows = [row for m in metrics for row in score_metric(store, spec, ctx, m)] if b else []
     out = {"a": a.label, "b": b.label if b else None, "rows": rows,

@@ -37,7 +37,7 @@ def features_fingerprint(ctx: RunContext, metric: Metric) -> str:
     """The extractor whose features a set metric scores: its own, or the FID Inception."""
     if metric.features is not None:
         return metric.features(ctx).fingerprint
-    return inception_fingerprint(spec_weights(ctx.spec), spec_preprocess(ctx.spec))
+    return inception_fingerprint(spec_weights(ctx.spec), spec_preprocess(ctx.spec), ctx.spec.metrics.inception_resize)
 
 
 def fitted_settings(spec: EvalSpec, n_real: int, n_fake: int, metrics: list[Metric] | None = None) -> tuple[dict, list[str]]:
@@ -55,7 +55,7 @@ def fragility_record(spec: EvalSpec, refs: list[dict], n_real: int, n_fake: int,
     """What FID/KID/IS depend on besides the images: recorded beside every value."""
     used, reduced = fitted_settings(spec, n_real, n_fake, metrics)
     weights, pre = spec_weights(spec), spec_preprocess(spec)
-    return {"inception": inception_fingerprint(weights, pre),
+    return {"inception": inception_fingerprint(weights, pre, spec.metrics.inception_resize),
             "weights": weights or "torch-fidelity default URL", "precision": "float32 network, float64 statistics",
             "preprocess": pre.fingerprint(), "real_formats": sorted({r["format"] for r in refs}),
             "generated_format": "png", "n_real": n_real, "n_fake": n_fake,

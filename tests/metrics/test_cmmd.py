@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.extractors.cmmd_clip import cmmd_extractor, images_to_cmmd_embeds, load_vision_clip
+from tasks.extractors.cmmd_clip import cmmd_extractor, cmmd_fingerprint, images_to_cmmd_embeds, load_vision_clip
 from tasks.extractors.preprocess import Preprocess
 from tasks.metrics.cmmd import embeddings_to_cmmd
 from tasks.models.resolve import resolve_model
@@ -62,8 +62,9 @@ def test_too_few_images_or_an_unknown_estimator():
         embeddings_to_cmmd(x, x, estimator="mle")
 
 
-def test_embeddings_are_cmmds_pipeline(metric_models):
-    """cmmd/embedding.py: [0, 1] floats, torch bicubic to the crop size, the processor normalising only, image_embeds / norm."""
+def test_torch_bicubic_embeddings_are_cmmds_embedding_step(metric_models):
+    """transform torch-bicubic, cmmd/embedding.py alone: [0, 1] floats, torch bicubic to the crop size, the processor
+    normalising only, image_embeds / norm (the default io_util transform: tests/metrics/test_cmmd_from_files.py)."""
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     folder = str(metric_models["cmmd-clip"])
@@ -80,8 +81,17 @@ def test_embeddings_are_cmmds_pipeline(metric_models):
         embeds = model(**inputs).image_embeds
     expected = (embeds / torch.linalg.norm(embeds, dim=-1, keepdim=True)).numpy()
     resolved = resolve_model(folder, kind="clip")
-    np.testing.assert_allclose(images_to_cmmd_embeds(load_vision_clip(resolved), arrays), expected, atol=1e-5)
+    np.testing.assert_allclose(images_to_cmmd_embeds(load_vision_clip(resolved), arrays, transform="torch-bicubic"), expected, atol=1e-5)
     # Through the extractor (PNG bytes, the spec's preprocessing): the same rows, unit norm.
-    extracted = cmmd_extractor(resolved, Preprocess(center_crop=None), "cpu", {}).batch([(str(i), png(a)) for i, a in enumerate(arrays)])
+    old = cmmd_extractor(resolved, Preprocess(center_crop=None), "cpu", {}, transform="torch-bicubic")
+    extracted = old.batch([(str(i), png(a)) for i, a in enumerate(arrays)])
     np.testing.assert_allclose(extracted["embed"], expected, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(extracted["embed"], axis=1), 1.0, atol=1e-5)
+
+
+def test_the_transform_is_in_the_fingerprint(metric_models):
+    """Features made by the old rule (torch-bicubic) are never reused for the reference's io_util rule."""
+    resolved = resolve_model(str(metric_models["cmmd-clip"]), kind="clip")
+    pre = Preprocess(center_crop=None)
+    assert cmmd_fingerprint(resolved, pre) == cmmd_fingerprint(resolved, pre, "io_util")
+    assert cmmd_fingerprint(resolved, pre, "torch-bicubic") != cmmd_fingerprint(resolved, pre, "io_util")
