@@ -128,9 +128,9 @@ def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: 
         ax.ticklabel_format(axis="y", useOffset=False)
     fig.suptitle(f"{metric}{_label(direction)} against each swept setting (points: variants with CI; line: mean per model)",
                  fontsize=10)
-    if len(models) > 1:
-        fig.axes[0].legend(fontsize=8)
     fig.tight_layout()
+    if len(models) > 1:  # beside the panels, never on the data
+        fig.axes[columns - 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure_to_png(fig)
 
 
@@ -141,16 +141,20 @@ def heatmap_axes(variants: Sequence[Variant], swept: list[str]) -> tuple[str, st
 
 
 def heatmap_grid(rows: list[dict], variants: Sequence[Variant], model: str, metric: str, axes: tuple[str, str]):
-    """(grid, row values, column values) of one model's metric (group `all`), mean over any other settings."""
+    """(grid, row values, column values, noise) of one model's metric (group `all`), mean over any other settings;
+    noise: the median 95% CI width of its rows (None where they have no CI)."""
     by_variant = {v.variant_id: v for v in variants if v.model == model}
     cells: dict[tuple, list[float]] = {}
+    widths = []
     for r in rows:
         v = by_variant.get(r["model"])
         if v is not None and r["group"] == GROUP_ALL and r["metric"] == metric and _finite(r["value"]):
             cells.setdefault((v.cell.get(axes[0]), v.cell.get(axes[1])), []).append(r["value"])
+            if _finite(r.get("ci_low")) and _finite(r.get("ci_high")):
+                widths.append(r["ci_high"] - r["ci_low"])
     row_values, col_values = _ordered(a for a, _ in cells), _ordered(b for _, b in cells)
     grid = [[float(np.mean(cells[(a, b)])) if (a, b) in cells else math.nan for b in col_values] for a in row_values]
-    return grid, row_values, col_values
+    return grid, row_values, col_values, float(np.median(widths)) if widths else None
 
 
 def heatmap_pngs(rows: list[dict], variants: Sequence[Variant], metrics: list[str], axes: tuple[str, str]) -> list[tuple[str, bytes]]:
@@ -158,9 +162,9 @@ def heatmap_pngs(rows: list[dict], variants: Sequence[Variant], metrics: list[st
     out = []
     for model in dict.fromkeys(v.model for v in variants):
         for metric in metrics:
-            grid, row_values, col_values = heatmap_grid(rows, variants, model, metric, axes)
+            grid, row_values, col_values, noise = heatmap_grid(rows, variants, model, metric, axes)
             if row_values and col_values:
                 title = f"{model} · {metric}"
                 out.append((title, grid_to_heatmap_png(grid, [str(v) for v in row_values], [str(v) for v in col_values],
-                                                       title, axes[0], axes[1])))
+                                                       title, axes[0], axes[1], noise)))
     return out
