@@ -84,8 +84,8 @@ def verdict_line(summary: dict) -> str:
     rows = summary.get("regressions") or []
     skipped = [r for r in rows if r["verdict"] == "not judged"]
     if skipped:
-        parts.append(f"{len(skipped)} of {len(rows)} rows shown, not judged ({skipped[0]['why']}, ...)" if len(skipped) > 1
-                     else f"1 of {len(rows)} rows shown, not judged ({skipped[0]['why']})")
+        reasons = ", ".join(dict.fromkeys(r["why"] for r in skipped))
+        parts.append(f"{len(skipped)} of {len(rows)} rows shown, not judged ({reasons})")
     if summary.get("library_note"):
         parts.append(summary["library_note"])
     return "; ".join(parts)

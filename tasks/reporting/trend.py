@@ -62,7 +62,7 @@ def metric_to_trend_png(rows: list[dict], run_ids: list[str], metric: str) -> by
     chunks = [models[i:i + MAX_SERIES] for i in range(0, len(models), MAX_SERIES)] or [[]]
     fig = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(run_ids)), 0.6 + 2.6 * len(chunks)), dpi=_DPI)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(chunks), 1, sharex=True, squeeze=False)[:, 0]
+    axes = fig.subplots(len(chunks), 1, sharex=True, sharey=True, squeeze=False)[:, 0]  # one scale: panels compare
     for k, (ax, chunk) in enumerate(zip(axes, chunks)):
         _panel(ax, mine, chunk, position, k * MAX_SERIES)
     created = {r["run_id"]: r["created"] for r in mine}
@@ -83,8 +83,8 @@ def trend_section(rows: list[dict], last_n: int = DEFAULT_RUNS, note: str = "") 
     `note` says which earlier runs were left out (measured with other extractors)."""
     run_ids = last_runs(rows, last_n)
     metrics = list(dict.fromkeys(r["metric"] for r in rows if r["run_id"] in run_ids and r["group"] == GROUP_ALL))
-    if not metrics:
-        return ""
+    if not metrics or len(run_ids) < 2:  # one run has no trend: its values are in the plots above
+        return f"<p>{html.escape(note)}.</p>" if note and metrics else ""
     figures = []
     for metric in metrics:
         data = base64.b64encode(metric_to_trend_png(rows, run_ids, metric)).decode("ascii")

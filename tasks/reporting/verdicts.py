@@ -74,7 +74,7 @@ def _row(model, metric, group, base, cur, diff, low, high, n, tolerance, too_few
     allowed = allowed_worsening(tolerance, base)
     gain_low, gain_high = sorted((sign * low, sign * high))
     if too_few is not None:
-        verdict, why = NOT_JUDGED, f"{n} conditions, fewer than {too_few}"
+        verdict, why = NOT_JUDGED, f"n < {too_few} conditions"
     else:
         verdict, why = verdict_of(sign * diff, gain_low, gain_high, allowed)
     return {"model": model, "metric": metric, "group": group, "previous": base, "current": cur, "change": diff,
