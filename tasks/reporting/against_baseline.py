@@ -15,7 +15,7 @@ from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared
 from tasks.reporting.baselines import baseline_run, run_verdict
 from tasks.reporting.comparable import comparable_runs, extractor_changes, extractor_record, library_note, library_versions, refusal
-from tasks.reporting.report import details, html_table
+from tasks.reporting.report import all_zero, details, html_table
 from tasks.reporting.verdicts import (NOT_JUDGED, REGRESSED, rule_text, sample_verdicts, set_verdicts, shared_conditions,
                                       worst_change)
 
@@ -73,6 +73,9 @@ def baseline_section(judged: dict) -> str:
         return f"<h3>Against the baseline</h3><p class='warn'>{html.escape(judged['baseline_refused'])}</p>"
     if not rows:
         return ""
+    if all_zero(rows, ["change", "ci_low", "ci_high"]):  # a table of zeros says less than this sentence
+        return (f"<h3>Against the baseline</h3><p>Against baseline run {html.escape(judged['previous_run'])}: every one "
+                f"of the {len(rows)} changes is 0 (the same scores on the {shared_note(judged['shared_conditions'])}).</p>")
     judged_rows = [r for r in rows if r["verdict"] != NOT_JUDGED]
     skipped = [r for r in rows if r["verdict"] == NOT_JUDGED]
     caption = (f"Against baseline run {judged['previous_run']} ({judged['baseline_why']}; "
