@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import math
+import statistics
 
 from artifacts.store import run_rel
 from tasks.names import CLIP_CONSISTENCY, CLIP_DIRECTIONAL
@@ -28,9 +30,18 @@ def trade_off_sections(ctx: RunContext, metric_rows: list[dict]) -> list[str]:
             if not rows:
                 continue
             name = f"heatmap-{model}-{metric}.png".replace("/", "_")
-            ctx.store.write_bytes(run_rel(ctx.run_id, name), grid_to_heatmap_png(grid, rows, cols, f"{model} · {metric}", axes[0], axes[1]))
+            png = grid_to_heatmap_png(grid, rows, cols, f"{model} · {metric}", axes[0], axes[1], _noise(ctx, metric_rows, model, metric))
+            ctx.store.write_bytes(run_rel(ctx.run_id, name), png)
             table = [{axes[0]: r, **{f"{axes[1]}={c}": grid[i][j] for j, c in enumerate(cols)}} for i, r in enumerate(rows)]
             # The heatmap itself is embedded among the report's plots; the PNG stays beside it as a file to share.
             sections.append(f"<h3>{html.escape(model)} · {metric}</h3><p>Heatmap: <a href='{html.escape(name)}'>{html.escape(name)}</a></p>"
                             + html_table(table, list(table[0]), f"{metric}: rows {axes[0]}, columns {axes[1]}"))
     return ["<h2>Edit strength against fidelity</h2>" + "".join(sections)] if sections else []
+
+
+def _noise(ctx: RunContext, metric_rows: list[dict], model: str, metric: str) -> float | None:
+    """The median 95% CI width of the model's group-`all` rows of `metric`: the heatmap's colour scale spans at least that."""
+    mine = {v.variant_id for v in ctx.variants if v.model == model}
+    widths = [r["ci_high"] - r["ci_low"] for r in metric_rows if r["model"] in mine and r["metric"] == metric
+              and r["group"] == "all" and math.isfinite(r.get("ci_low", math.nan)) and math.isfinite(r.get("ci_high", math.nan))]
+    return statistics.median(widths) if widths else None

@@ -120,3 +120,15 @@ def test_the_table_says_a_b_and_their_signed_difference():
     a, b = _variant("a"), _variant("b")
     verdict, _ = glance_sections([_row(a, "clip_score", 30.0)], [_cmp(a, b, "clip_score", 0.5, -0.2, 1.2)], [a, b])
     assert "<th>a − b (+: a better)</th>" in verdict and ">tied within CI<" in verdict and ">ahead<" not in verdict
+
+
+def test_heatmap_colours_span_at_least_the_ci_width_so_noise_is_not_contrast():
+    import numpy as np
+
+    from tasks.reporting.heatmap import colour_range
+
+    values = np.array([0.0219, 0.0243])
+    low, high = colour_range(values, 0.3)  # the two values, 0.3 apart in CI: nearly one colour
+    assert math.isclose(high - low, 0.3) and math.isclose((low + high) / 2, 0.0231)
+    assert colour_range(values, 0.001) == (0.0219, 0.0243)  # a real spread wider than the noise keeps its range
+    assert colour_range(values, None) == (0.0219, 0.0243)
