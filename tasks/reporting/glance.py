@@ -136,7 +136,7 @@ def headlines(rows: list[dict]) -> list[str]:
         counts = [(f"{m} ahead", sum(r["status"] == CLEAR and r["ahead"] == m for r in mine)) for m in models]
         counts += [(TIED, sum(r["status"] == TIED for r in mine)), (NO_CI, sum(r["status"] == NO_CI for r in mine))]
         said = ", ".join(f"{what} in {k}" for what, k in counts if k)
-        out.append(f"{metric} ({mine[0]['better']} is better), {len(mine)} settings: {said}")
+        out.append(f"{metric} ({mine[0]['better']} is better), {models[0]} vs {models[1]} over {len(mine)} settings: {said}")
     return out
 
 

@@ -54,7 +54,7 @@ def test_set_metrics_compare_models_per_sweep_cell_from_the_metric_rows():
     rows = verdict_rows(metrics, [], variants)
     assert [(r["setting"], r["ahead"], r["behind"], r["by"], r["status"]) for r in rows] == [
         ("steps=2", "a", "b", 2.5, NO_CI), ("steps=4", "b", "a", 1.0, NO_CI)]
-    assert headlines(rows) == ["fid (lower is better), 2 settings: no CI in 2"]
+    assert headlines(rows) == ["fid (lower is better), a vs b over 2 settings: no CI in 2"]
 
 
 def test_one_model_sweep_names_its_best_variant_and_one_variant_stands_alone():
@@ -113,7 +113,7 @@ def test_headlines_never_call_a_model_ahead_when_the_ci_holds_0():
     comparisons = [_cmp(cells[2 * i], cells[2 * i + 1], "clip_score", 0.5, lo, hi) for i, (lo, hi) in
                    enumerate([(0.1, 0.9), (-0.1, 1.1), (-0.2, 1.2), (-0.3, 1.3)])]
     (line,) = headlines(verdict_rows([_row(cells[0], "clip_score", 30.0)], comparisons, cells))
-    assert line == "clip_score (higher is better), 4 settings: a ahead in 1, tied within CI in 3"
+    assert line == "clip_score (higher is better), a vs b over 4 settings: a ahead in 1, tied within CI in 3"
 
 
 def test_the_table_says_a_b_and_their_signed_difference():
