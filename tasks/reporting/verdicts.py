@@ -38,7 +38,8 @@ def rule_text(min_conditions: int, tolerance: dict) -> str:
     limit = f"below −tolerance ({told}), else below 0" if told else "below 0 (no regression.tolerance set)"
     return (f"A change is a regression only when its whole 95% paired bootstrap CI over conditions lies {limit}; "
             f"an improvement when it lies wholly above; else unchanged. Groups with fewer than {min_conditions} "
-            f"conditions (metrics.min_group_conditions) are shown, not judged; a change with no CI (FID, a single "
+            f"conditions (metrics.min_group_conditions) are shown, not judged; the CI is the expanded percentile "
+            f"bootstrap (Hesterberg), which keeps its 95% on few conditions; a change with no CI (FID, a single "
             f"condition) is judged by its value only against a tolerance the spec sets.")
 
 
@@ -82,12 +83,30 @@ def _row(model, metric, group, base, cur, diff, low, high, n, tolerance, too_few
             "verdict": verdict, "why": why}
 
 
+def expanded_level(n: int, level: float = 0.95) -> float:
+    """The percentile level that widens a bootstrap CI over n units to the coverage a t interval has.
+
+    The percentile bootstrap is too narrow on few units (its variance is the plug-in one, n − 1 / n of
+    the unbiased one, and it uses normal, not t, tails): on 6 conditions a 95% interval excluded 0 in
+    8.5% of 200 pure-noise pairs of runs instead of 5%. Hesterberg's expanded percentile interval
+    ("What teachers should know about the bootstrap", 2015) takes the percentiles at
+    Φ(√(n / (n − 1)) · t_{n−1}) instead of at the nominal level.
+    """
+    from scipy.stats import norm, t
+
+    tail = (1.0 - level) / 2.0
+    if n < 2:
+        return level
+    return float(1.0 - 2.0 * norm.cdf(-np.sqrt(n / (n - 1)) * t.ppf(1.0 - tail, n - 1)))
+
+
 def paired_change(current: np.ndarray, baseline: np.ndarray, clamp: bool, resamples: int = 1000, seed: int = 0,
-                  level: float = 0.95) -> tuple[float, float, float]:
+                  level: float = 0.95, expanded: bool = True) -> tuple[float, float, float]:
     """(change, ci_low, ci_high) of f(mean current) − f(mean baseline), f = max(·, 0) when `clamp`, else identity.
 
     `current` and `baseline` hold one value per condition (the same conditions, in the same order); the
-    percentile bootstrap resamples conditions, both runs together. NaN CI for fewer than 2 conditions.
+    percentile bootstrap resamples conditions, both runs together, `expanded` for few conditions
+    (expanded_level). NaN CI for fewer than 2 conditions.
     """
     fix = (lambda x: np.maximum(x, 0.0)) if clamp else (lambda x: x)
     a, b = np.asarray(current, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
@@ -96,7 +115,7 @@ def paired_change(current: np.ndarray, baseline: np.ndarray, clamp: bool, resamp
         return change, math.nan, math.nan
     idx = np.random.default_rng(seed).integers(0, a.size, size=(resamples, a.size))
     changes = fix(a[idx].mean(axis=1)) - fix(b[idx].mean(axis=1))
-    tail = (1.0 - level) / 2.0 * 100.0
+    tail = (1.0 - (expanded_level(a.size, level) if expanded else level)) / 2.0 * 100.0
     low, high = np.percentile(changes, [tail, 100.0 - tail])
     return change, float(low), float(high)
 
