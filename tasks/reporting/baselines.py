@@ -67,7 +67,7 @@ def _change_text(row: dict) -> str:
     from tasks.reporting.report import fmt_number
 
     ci = "no CI" if row["ci_low"] != row["ci_low"] else f"95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}"
-    return (f"{row['model']} {row['metric']} {row['group']} {fmt_number(row['previous'])} -> {fmt_number(row['current'])}, "
+    return (f"{row['model']} {row['metric']} (group {row['group']}) {fmt_number(row['previous'])} -> {fmt_number(row['current'])}, "
             f"change {row['change']:+.4f} ({ci}, n {row['n']}): {row['verdict']}")
 
 

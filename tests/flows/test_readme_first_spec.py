@@ -39,7 +39,7 @@ def test_first_spec_from_the_readme_runs_offline(tmp_path, tiny_models, capsys):
     assert main(["run", str(tmp_path / "first.yaml"), "--store", str(tmp_path / "store")]) == 0
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict:")]
     assert re.match(rf"verdict: (passed|regressed) against run {summary['run_id']} \(last passed run\); worst change tiny-[ab] "
-                    r"clip_score all [-\d.]+ -> [-\d.]+, change [-+\d.]+ \(95% CI [-+\d.]+ to [-+\d.]+, n 6\): ", line), line
+                    r"clip_score \(group all\) [-\d.]+ -> [-\d.]+, change [-+\d.]+ \(95% CI [-+\d.]+ to [-+\d.]+, n 6\): ", line), line
     # groups of 1 or 2 prompts (the challenges and categories) are shown, not judged
     assert line.endswith("rows shown, not judged (n < 5 conditions)"), line
 

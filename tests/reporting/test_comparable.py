@@ -45,5 +45,5 @@ def test_library_versions_are_named_when_they_differ_and_unknown_for_old_runs():
            "ci_low": -0.3, "ci_high": 0.1, "n": 6, "verdict": "unchanged", "why": "CI includes 0"}
     line = verdict_line({"spec": "s", "previous_run": "r1", "baseline_why": "last passed run", "verdict": "passed",
                          "regressions": [row], "worst_change": row, "library_note": library_note(old, new)})
-    assert line == ("verdict: passed against run r1 (last passed run); worst change a clip_score all 30.0000 -> 29.9000, "
+    assert line == ("verdict: passed against run r1 (last passed run); worst change a clip_score (group all) 30.0000 -> 29.9000, "
                     "change -0.1000 (95% CI -0.3000 to +0.1000, n 6): unchanged; library versions differ: torch 2.13.0 -> 2.14.1")
