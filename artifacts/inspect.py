@@ -21,15 +21,24 @@ def existing_store(store: str | None) -> Store:
 
 
 def resolve_run(store: Store, run: str | None) -> str:
-    """A run id from an id, a unique prefix, or None/'latest' for the newest run."""
-    ids = [r["run_id"] for r in list_runs(store)]
-    if not ids:
+    """The one resolver behind every --run: a run id, a spec name (its latest completed run), a unique id
+    prefix, or None/'latest' for the newest run."""
+    runs = list_runs(store)
+    if not runs:
         raise BadInput(f"store {store.root}: no runs yet; run `diffeval run SPEC --store {store.root}` first")
     if run in (None, "latest"):
-        return ids[-1]
-    matches = [i for i in ids if i == run] or [i for i in ids if i.startswith(run)]
+        return runs[-1]["run_id"]
+    ids = [r["run_id"] for r in runs]
+    if run in ids:
+        return run
+    by_name = [r["run_id"] for r in runs if r["name"] == run and r["status"] == "completed"]
+    if by_name:
+        return by_name[-1]
+    matches = [i for i in ids if i.startswith(run)]
     if len(matches) != 1:
-        raise BadInput(f"--run {run}: {'no' if not matches else 'more than one'} run matches in {store.root}; see `diffeval inspect runs`")
+        names = ", ".join(dict.fromkeys(r["name"] for r in runs))
+        raise BadInput(f"--run {run}: {'no' if not matches else 'more than one'} run id, id prefix or spec name matches in "
+                       f"{store.root} (specs: {names}); see `diffeval inspect runs`")
     return matches[0]
 
 
@@ -37,9 +46,13 @@ def _iso(created: float) -> str:
     return datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def runs(store: Store) -> list[dict]:
-    """One row per finished run, oldest first; `created` as ISO-8601 UTC."""
+def runs(store: Store, accepted: list[dict] = ()) -> list[dict]:
+    """One row per finished run, oldest first; `created` as ISO-8601 UTC; `accepted`: who accepted the run as
+    its spec's baseline, and why (rows of the acceptances table; the latest acceptance of a run wins)."""
+    by_run = {a["run_id"]: a for a in sorted(accepted, key=lambda a: a["accepted"])}
     return [{**{k: r[k] for k in ("run_id", "name", "task", "status")}, "verdict": r.get("verdict"),
+             "accepted_by": by_run[r["run_id"]]["by"] if r["run_id"] in by_run else None,
+             "accepted_why": by_run[r["run_id"]]["why"] if r["run_id"] in by_run else None,
              "created": _iso(r["created"]), "path": r["path"],
              "provenance": json.loads(r["provenance"]) if r.get("provenance") else None}
             for r in list_runs(store)]

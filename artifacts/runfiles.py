@@ -46,3 +46,14 @@ def register_run(store: Store, run_id: str, spec_name: str, task: str, status: s
 def list_runs(store: Store) -> list[dict]:
     rows = tables.read(store, tables.RUNS)
     return sorted(rows.to_pylist(), key=lambda r: r["created"]) if rows is not None else []
+
+
+def read_run_summary(store: Store, run_id: str) -> dict:
+    """runs/<run_id>/summary.json as a dict ({} when the run has none or it is not JSON)."""
+    rel = run_rel(run_id, "summary.json")
+    if not store.exists(rel):
+        return {}
+    try:
+        return json.loads(store.read_bytes(rel).decode("utf-8"))
+    except ValueError:
+        return {}

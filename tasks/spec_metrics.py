@@ -31,6 +31,10 @@ class MetricsBase(Frozen):
     bootstrap_seed: int = 0
     # Set metrics (FID, KID, ...) of a group other than `all` are shown only on at least this many images a side.
     min_group_images: int = Field(default=50, ge=1)
+    # Verdicts against the baseline judge a group (`all` included) only with at least this many conditions
+    # (prompts, classes, edits) both runs share; smaller groups are shown, not judged. Below 5 even a change
+    # of one sign on every condition happens by chance more than 1 time in 20 (tasks/reporting/verdicts.py).
+    min_group_conditions: int = Field(default=5, ge=1)
     # Plug-in metrics: modules to import (each registers its metrics) and options by metric name.
     plugins: list[str] = Field(default_factory=list)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)

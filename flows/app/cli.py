@@ -43,11 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("what", choices=["runs", "images", "scores", "metrics", "pairs", "votes", "history"],
                          help="runs: the run registry; images, scores (per image), metrics, pairs (edits): of one run; "
                          "votes: the arena's stored votes; history: every run's metric rows with its verdicts")
-    inspect.add_argument("--run", default=None, help="run id or prefix (default: the latest run)")
+    inspect.add_argument("--run", default=None, help="run id, id prefix or spec name (its latest run) (default: the latest run)")
     inspect.add_argument("--spec", default=None, help="history: only the runs of this spec name")
     inspect.add_argument("--metric", default=None, help="history: only this metric (such as clip_score)")
     accept = sub.add_parser("accept", parents=[store], help="accept a run as its spec's new regression baseline")
-    accept.add_argument("run", help="run id or prefix (see `diffeval inspect runs`)")
+    accept.add_argument("run", help="run id, id prefix or spec name (its latest run; see `diffeval inspect runs`)")
     accept.add_argument("--by", required=True, help="who accepts it (recorded with the run)")
     accept.add_argument("--why", required=True, help="why its values are the new normal (recorded with the run)")
     models = sub.add_parser("models", help="build models")
@@ -140,7 +140,7 @@ def _inspect(args: argparse.Namespace) -> None:
     if args.what == "history":
         rows = inspect.history(store, args.spec, args.metric)
     else:
-        rows = inspect.runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, run_id)
+        rows = _runs(store) if args.what == "runs" else getattr(inspect, args.what)(store, run_id)
     if not rows:
         print(f"diffeval: {inspect.empty_note(store, args.what, run_id)}", file=sys.stderr)
     if args.json:
@@ -154,6 +154,14 @@ def _inspect(args: argparse.Namespace) -> None:
     title = f"{args.what} of run {run_id}" if run_id else f"{args.what} in {store.root}"
     show = print_metric_rows if args.what == "metrics" else print_rows  # metrics: less per-group sets on too few images
     print_variants(variants, show(rows, title, variants, columns))
+
+
+def _runs(store) -> list[dict]:
+    """`inspect runs`: the registry with who accepted which run as its spec's baseline."""
+    from artifacts import inspect
+    from tasks.reporting.baselines import acceptances
+
+    return inspect.runs(store, acceptances(store))
 
 
 def _sets(args: argparse.Namespace) -> None:
@@ -242,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RegressionFailed as exc:
-        if getattr(args, "json", False):
-            _print_summary(exc.summary, True)
+        _print_summary(exc.summary, getattr(args, "json", False))
         print(f"diffeval: {exc}", file=sys.stderr)
         return EXIT_REGRESSION
 

@@ -13,7 +13,8 @@ import math
 
 # Columns that hold a variant label, and the header each gets once the label is a short id.
 VARIANT_COLUMNS = {"model": "variant", "a": "a", "b": "b"}
-SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "regressions")
+SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "verdict",
+                "verdict_line", "verdict_rule", "worst_change", "baseline_refused", "library_note", "regressions")
 
 
 def _plain(value):
@@ -150,3 +151,11 @@ def print_summary(summary: dict) -> None:
     print_variants(variants, used)
     print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
     print(f"report: {summary['report']}")
+    print(verdict_text(summary))
+
+
+def verdict_text(summary: dict) -> str:
+    """The run's one verdict line (summaries from before it existed: made from their fields)."""
+    from tasks.reporting.baselines import verdict_line
+
+    return summary.get("verdict_line") or verdict_line(summary)

@@ -45,8 +45,7 @@ def select_runs(store: Store, wanted: list[str] | None) -> list[str]:
         if not latest:
             raise BadInput(f"store {store.root}: no finished runs; run `diffeval demo` or `diffeval run SPEC` first")
         return list(latest.values())
-    by_name = {r["name"]: r["run_id"] for r in completed}
-    return list(dict.fromkeys(by_name[w] if w in by_name else resolve_run(store, w) for w in wanted))
+    return list(dict.fromkeys(resolve_run(store, w) for w in wanted))
 
 
 def _condition(row: dict) -> dict:

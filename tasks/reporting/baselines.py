@@ -61,3 +61,31 @@ def accept_run(store: Store, run_id: str, by: str, why: str) -> dict:
     record = {"run_id": run_id, "name": run["name"], "by": by.strip(), "why": why.strip(), "accepted": time.time()}
     tables.append(store, ACCEPTANCES, [record])
     return record
+
+
+def _change_text(row: dict) -> str:
+    from tasks.reporting.report import fmt_number
+
+    ci = "no CI" if row["ci_low"] != row["ci_low"] else f"95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f}"
+    return (f"{row['model']} {row['metric']} (group {row['group']}) {fmt_number(row['previous'])} -> {fmt_number(row['current'])}, "
+            f"change {row['change']:+.4f} ({ci}, n {row['n']}): {row['verdict']}")
+
+
+def verdict_line(summary: dict) -> str:
+    """The run's verdict in one line: passed / regressed / no baseline, against which run, the worst change with its CI."""
+    if summary.get("baseline_refused"):
+        return f"verdict: no baseline, {summary['baseline_refused']}"
+    if summary.get("previous_run") is None:
+        spec = f"spec {summary['spec']}" if summary.get("spec") else "this spec"
+        return f"verdict: no baseline (first run of {spec}; the next runs compare with this one)"
+    parts = [f"verdict: {summary['verdict']} against run {summary['previous_run']} ({summary.get('baseline_why')})"]
+    worst = summary.get("worst_change")
+    parts.append(f"worst change {_change_text(worst)}" if worst else "nothing could be judged")
+    rows = summary.get("regressions") or []
+    skipped = [r for r in rows if r["verdict"] == "not judged"]
+    if skipped:
+        reasons = ", ".join(dict.fromkeys(r["why"] for r in skipped))
+        parts.append(f"{len(skipped)} of {len(rows)} rows shown, not judged ({reasons})")
+    if summary.get("library_note"):
+        parts.append(summary["library_note"])
+    return "; ".join(parts)

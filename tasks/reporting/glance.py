@@ -21,7 +21,7 @@ from tasks.reporting.report import fmt_number, html_table
 from tasks.reporting.sweeps import swept_axes
 
 CLEAR, TIED, NO_CI, ALONE = "ahead", "tied within CI", "no CI", "only one"
-VERDICT_COLUMNS = ["metric", "better", "setting", "ahead", "behind", "by", "ci_low", "ci_high", "n", "status", "from"]
+VERDICT_COLUMNS = ["metric", "better", "setting", "a", "b", "a − b (+: a better)", "ci_low", "ci_high", "n", "status", "from"]
 
 
 def _setting(cell: dict) -> str:
@@ -103,49 +103,65 @@ def verdict_rows(metrics: list[dict], comparisons: list[dict], variants: Sequenc
     return out
 
 
-def _ci(row: dict) -> str:
-    return "" if math.isnan(row["ci_low"]) else f", 95% CI {fmt_number(row['ci_low'])} to {fmt_number(row['ci_high'])}"
+def _ci(row: dict, clear: bool) -> str:
+    """The evidence: the paired CI of the lead, or (metric rows) whether the two models' own CIs overlap."""
+    if math.isnan(row["ci_low"]):
+        return "their 95% CIs do not overlap" if clear else "their 95% CIs overlap"
+    return f"95% CI {fmt_number(row['ci_low'])} to {fmt_number(row['ci_high'])}" + ("" if clear else " includes 0")
+
+
+def _one(r: dict) -> str:
+    """One comparison in words that cannot contradict its status: only a CI clear of 0 makes a model ahead."""
+    head = f"{r['metric']} ({r['better']} is better)"
+    if r["status"] == CLEAR:
+        return f"{head}: {r['ahead']} ahead of {r['behind']} by {fmt_number(r['by'])}, {_ci(r, True)}, n {r['n']}"
+    if r["status"] == TIED:
+        return (f"{head}: {r['ahead']} and {r['behind']} tied within CI (difference {fmt_number(r['by'])}, "
+                f"{_ci(r, False)}, n {r['n']})")
+    return f"{head}: {r['ahead']} and {r['behind']} differ by {fmt_number(r['by'])} with no CI, so no verdict (n {r['n']})"
 
 
 def headlines(rows: list[dict]) -> list[str]:
-    """One sentence per metric and pair of models: the lead with its CI and n, or, over several settings,
-    in how many of them each is ahead (and clearly so)."""
+    """One sentence per metric and pair of models: who is ahead with the CI and n, or tied; over several
+    settings, in how many each is ahead (CI clear of 0), tied, or without a CI."""
     pairs: dict[tuple, list[dict]] = {}
     for r in rows:
         pairs.setdefault((r["metric"], tuple(sorted((r["ahead"], r["behind"])))), []).append(r)
     out = []
-    for (metric, _), mine in pairs.items():
+    for (metric, models), mine in pairs.items():
         if len(mine) == 1:
             r = mine[0]
-            if r["status"] == ALONE:
-                out.append(f"{metric}: only {r['ahead']} to compare (n {r['n']})")
-                continue
-            out.append(f"{metric} ({r['better']} is better): {r['ahead']} ahead of {r['behind']} by {fmt_number(r['by'])}"
-                       f"{_ci(r)}, n {r['n']}: {r['status']}")
+            out.append(f"{metric}: only {r['ahead']} to compare (n {r['n']})" if r["status"] == ALONE else _one(r))
             continue
-        wins = []
-        for leader in dict.fromkeys(r["ahead"] for r in mine):
-            led = [r for r in mine if r["ahead"] == leader]
-            clear = sum(r["status"] == CLEAR for r in led)
-            wins.append(f"{leader} ahead in {len(led)} of {len(mine)} settings ({clear} clearly, by "
-                        f"{fmt_number(min(r['by'] for r in led))} to {fmt_number(max(r['by'] for r in led))})")
-        out.append(f"{metric} ({mine[0]['better']} is better): " + "; ".join(wins))
+        counts = [(f"{m} ahead", sum(r["status"] == CLEAR and r["ahead"] == m for r in mine)) for m in models]
+        counts += [(TIED, sum(r["status"] == TIED for r in mine)), (NO_CI, sum(r["status"] == NO_CI for r in mine))]
+        said = ", ".join(f"{what} in {k}" for what, k in counts if k)
+        out.append(f"{metric} ({mine[0]['better']} is better), {models[0]} vs {models[1]} over {len(mine)} settings: {said}")
     return out
+
+
+def _display(r: dict) -> dict:
+    """A verdict row as the table shows it: a, b and a − b signed so that + means a is better, and the status."""
+    status = {CLEAR: "a ahead"}.get(r["status"], r["status"])
+    return {"metric": r["metric"], "better": r["better"], "setting": r["setting"], "a": r["ahead"], "b": r["behind"],
+            "a − b (+: a better)": r["by"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"], "status": status,
+            "from": r["from"]}
 
 
 def verdict_section(rows: list[dict], baseline: str = "") -> str:
     """The verdict table, with one line on how to read it (and the run's verdict against its baseline)."""
-    intro = ("<p>Per metric, group all: the model ahead and by how much. Where two models share a setting, from the "
-             "paired comparison on the same prompts and seeds (by = the lead, its 95% bootstrap CI, n conditions); "
-             "otherwise from the metric rows (by = the gap to the next; FID / KID / IS have no CI). "
-             f"<b>{CLEAR}</b>: the lead's CI excludes 0 (metric rows: the two CIs do not overlap); <b>{TIED}</b>: "
-             "it does not, so the lead may be noise.</p>")
-    after = f"<p>{html.escape(baseline)}</p>" if baseline else ""
+    intro = ("<p>Per metric, group all. Where two models share a setting, from the paired comparison on the same "
+             "prompts and seeds (a − b and its 95% bootstrap CI over conditions, n conditions); otherwise from the metric "
+             "rows (the gap to the next; FID / KID / IS have no CI). <b>a ahead</b>: the CI lies wholly above 0 "
+             f"(metric rows: the two CIs do not overlap); <b>{TIED}</b>: the CI includes 0, so the difference may be "
+             f"noise; <b>{NO_CI}</b>: nothing to judge by.</p>")
+    after = f"<p class='verdict-line'><b>{html.escape(baseline)}</b></p>" if baseline else ""
     lines = "".join(f"<li>{html.escape(line)}</li>" for line in headlines(rows))
-    table = html_table(rows, VERDICT_COLUMNS, "Verdict", lambda r: "good" if r["status"] == CLEAR else "")
+    shown = [_display(r) for r in rows]
+    table = html_table(shown, VERDICT_COLUMNS, "Who is ahead, per metric and setting", lambda r: "good" if r["status"] == "a ahead" else "")
     if not rows:
-        return f"<h2>At a glance</h2><p>No metric with a direction to compare.</p>{after}"
-    return f"<h2>At a glance</h2><ul class='verdict'>{lines}</ul>{after}{intro}{table}"
+        return f"<h2>At a glance</h2>{after}<p>No metric with a direction to compare.</p>"
+    return f"<h2>At a glance</h2>{after}<ul class='verdict'>{lines}</ul>{intro}{table}"
 
 
 def _ordered_axes(variants: Sequence[Variant]) -> list[str]:

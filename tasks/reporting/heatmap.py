@@ -27,19 +27,31 @@ def _check(values: list[list[float]], row_labels: list[str], col_labels: list[st
     return np.array([[np.nan if v is None else float(v) for v in row] for row in values], dtype=np.float64)
 
 
+def colour_range(finite: np.ndarray, noise: float | None) -> tuple[float, float]:
+    """The colour scale's ends: the values' range, widened about its middle to at least `noise` (a CI width),
+    so cells that differ by less than the noise look alike instead of spanning the whole scale."""
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    width = high - low
+    if noise is not None and math.isfinite(noise) and noise > width:
+        middle = (low + high) / 2
+        return middle - noise / 2, middle + noise / 2
+    if width <= 0:  # one value everywhere and no noise known: the middle of the scale, as a flat map has no direction
+        return low - 0.5, high + 0.5
+    return low, high
+
+
 def grid_to_heatmap_png(values: list[list[float]], row_labels: list[str], col_labels: list[str], title: str,
-                        row_axis: str = "", col_axis: str = "") -> bytes:
-    """A heatmap PNG: coloured cells with their value, row/column labels, title and a colour bar (NaN grey)."""
+                        row_axis: str = "", col_axis: str = "", noise: float | None = None) -> bytes:
+    """A heatmap PNG: coloured cells with their value, row/column labels, title and a colour bar (NaN grey).
+
+    `noise`: the typical 95% CI width of a cell; the colour scale spans at least that much (labelled on the bar)."""
     import matplotlib as mpl
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # the object API: no global pyplot state, no display needed
 
     grid = _check(values, row_labels, col_labels)
     rows, cols = grid.shape
-    finite = grid[np.isfinite(grid)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if high <= low:  # one value everywhere: the middle of the scale, as a flat map has no direction
-        low, high = low - 0.5, high + 0.5
+    low, high = colour_range(grid[np.isfinite(grid)], noise)
     cmap = mpl.colormaps["viridis"].with_extremes(bad=tuple(c / 255 for c in NAN_FILL))
     fig = Figure(figsize=(2.2 + 0.9 * cols, 1.4 + 0.45 * rows), dpi=_DPI)
     FigureCanvasAgg(fig)
@@ -57,7 +69,12 @@ def grid_to_heatmap_png(values: list[list[float]], row_labels: list[str], col_la
     ax.set_xlabel(col_axis)
     ax.set_ylabel(row_axis)
     ax.set_title(title)
-    fig.colorbar(mesh, ax=ax).formatter.set_useOffset(False)  # plain values, as in the cells
+    bar = fig.colorbar(mesh, ax=ax)
+    bar.formatter.set_useOffset(False)  # plain values, as in the cells
+    if noise is not None and math.isfinite(noise):
+        bar.set_label(f"scale spans ≥ median 95% CI width {noise:.3g}", fontsize=8)
+    else:
+        bar.set_label("no CI: colours span the values, which may differ by noise", fontsize=8)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
     return png_bytes(Image.open(buffer))

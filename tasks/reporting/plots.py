@@ -124,9 +124,9 @@ def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: 
         ax.ticklabel_format(axis="y", useOffset=False)
     fig.suptitle(f"{metric}{_label(direction)} against each swept setting (points: variants with CI; line: mean per model)",
                  fontsize=10)
-    if len(models) > 1:
-        fig.axes[0].legend(fontsize=8)
     fig.tight_layout()
+    if len(models) > 1:  # beside the panels, never on the data
+        fig.axes[columns - 1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure_to_png(fig)
 
 
@@ -141,9 +141,9 @@ def heatmap_pngs(rows: list[dict], variants: Sequence[Variant], metrics: list[st
     out = []
     for model in dict.fromkeys(v.model for v in variants):
         for metric in metrics:
-            grid, row_values, col_values = heatmap_grid(rows, variants, model, metric, axes)
+            grid, row_values, col_values, noise = heatmap_grid(rows, variants, model, metric, axes)
             if row_values and col_values:
                 title = f"{model} · {metric}"
                 out.append((title, grid_to_heatmap_png(grid, [str(v) for v in row_values], [str(v) for v in col_values],
-                                                       title, axes[0], axes[1])))
+                                                       title, axes[0], axes[1], noise)))
     return out

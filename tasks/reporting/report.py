@@ -11,12 +11,14 @@ from tasks.models.provenance import provenance_line
 from tasks.values.units import Condition, Item
 
 GRID_ROWS = 60
+FOLD_ROWS = 12  # a table longer than this (past the first screen) starts folded: its caption opens it
 STYLE = """footer.provenance{color:#666;font-size:.85em;border-top:1px solid #ddd;margin-top:2em}body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right;overflow-wrap:normal}th{background:#f4f4f4}
 td.l,th.l{text-align:left}.grid img{width:160px;height:auto;image-rendering:pixelated}.warn{color:#a40}
 .bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}
 .scroll{max-width:100%;overflow-x:auto}.plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-img.plot{max-width:100%;height:auto}"""
+img.plot{max-width:100%;height:auto}img.trend{max-width:100%;height:auto}details{margin:1em 0}
+summary{cursor:pointer;font-weight:bold}"""
 
 
 def fmt_number(value: float) -> str:
@@ -28,8 +30,20 @@ def _fmt(value) -> str:
     return fmt_number(value) if isinstance(value, float) else html.escape(str(value))
 
 
-def html_table(rows: list[dict], columns: list[str], caption: str = "", row_class=None) -> str:
-    """A plain HTML table of `rows` (strings left-aligned, numbers right-aligned)."""
+def details(summary: str, inner: str, open_: bool = False) -> str:
+    """`inner` folded under a <details> whose <summary> says what it holds."""
+    return f"<details{' open' if open_ else ''}><summary>{html.escape(summary)}</summary>{inner}</details>"
+
+
+def all_zero(rows: list[dict], columns: list[str]) -> bool:
+    """True when every number in `columns` is 0 (or missing): such a table says nothing a sentence would not."""
+    numbers = [r.get(c) for r in rows for c in columns if isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool)]
+    return bool(numbers) and all(v == 0 or v != v for v in numbers)
+
+
+def html_table(rows: list[dict], columns: list[str], caption: str = "", row_class=None, fold: bool = True) -> str:
+    """A plain HTML table of `rows` (strings left-aligned, numbers right-aligned); longer than FOLD_ROWS rows it
+    starts folded under its caption (`fold`=False keeps it open)."""
     if not rows:
         return ""
     head = "".join(f"<th class='l'>{html.escape(c)}</th>" if isinstance(rows[0].get(c), str) else f"<th>{html.escape(c)}</th>" for c in columns)
@@ -38,6 +52,9 @@ def html_table(rows: list[dict], columns: list[str], caption: str = "", row_clas
         cls = f" class='{row_class(r)}'" if row_class and row_class(r) else ""
         cells = "".join(f"<td class='l'>{_fmt(r.get(c))}</td>" if isinstance(r.get(c), str) else f"<td>{_fmt(r.get(c))}</td>" for c in columns)
         body.append(f"<tr{cls}>{cells}</tr>")
+    if fold and len(rows) > FOLD_ROWS:
+        table = f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
+        return details(f"{caption or 'Table'} ({len(rows)} rows; click to show)", table)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f"<div class='scroll'><table>{cap}<tr>{head}</tr>{''.join(body)}</table></div>"
 

@@ -7,10 +7,11 @@ import json
 import math
 import time
 
-from artifacts.history import append_history, read_history
-from artifacts.runfiles import read_run_table, register_run, write_run_table
-from artifacts.store import Store, run_rel
-from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
+from artifacts.history import append_history
+from artifacts.runfiles import register_run, write_run_table
+from artifacts.store import run_rel
+from tasks.reporting.against_baseline import against_baseline, baseline_section, comparable_history, shared_note
+from tasks.reporting.baselines import REGRESSED, verdict_line
 from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
@@ -20,10 +21,9 @@ from tasks.values.context import RunContext
 from tasks.values.scored import Scored
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
-from tasks.models.provenance import run_provenance
 from tasks.reporting.report import fmt_number, html_table, image_grid, provenance_footer, write_report
 from tasks.reporting.sections import scored_sections
-from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
+from tasks.reporting.verdicts import REGRESSED as WORSE
 
 
 class RegressionFailed(RuntimeError):
@@ -35,10 +35,6 @@ class RegressionFailed(RuntimeError):
         self.summary = summary
 
 
-def _shared_note(shared: dict | None) -> str:
-    return "no baseline" if shared is None else f"{shared['shared']} shared of {shared['of']} conditions compared"
-
-
 def _public(row: dict, columns: tuple) -> dict:
     extra = {k: v for k, v in row.items() if k not in columns}
     return {**{c: row.get(c) for c in columns}, **extra}
@@ -48,16 +44,6 @@ def ignored_section(variants) -> str:
     """Settings the spec declares or sweeps that a variant's pipeline does not take (they change nothing)."""
     rows = [{"variant": v.variant_id, "pipeline": v.pipeline, "ignored": ", ".join(v.ignored)} for v in variants if v.ignored]
     return html_table(rows, ["variant", "pipeline", "ignored"], "Settings a pipeline ignores (its images do not depend on them)")
-
-
-def _verdicts(store: Store, prepared: Prepared, baseline: str, scores: list[dict], metrics: list[dict]) -> tuple[list[dict], dict]:
-    """Paired verdicts against the baseline run on the conditions both have, and how many those are."""
-    spec, tolerance = prepared.spec, prepared.spec.regression.tolerance
-    groups = {c.condition_id: list(c.groups) for c in prepared.conditions}
-    verdicts = sample_verdicts(read_run_table(store, baseline, "scores"), scores, lambda c: groups.get(c, []), tolerance,
-                               spec.metrics.bootstrap, spec.metrics.bootstrap_seed)
-    verdicts += set_verdicts(read_run_table(store, baseline, "metrics"), metrics, tolerance)
-    return verdicts, shared_conditions(read_run_table(store, baseline, "conditions"), [c.to_row() for c in prepared.conditions])
 
 
 def _history_rows(prepared: Prepared, run_id: str, baseline: str | None, verdict: str, metrics: list[dict],
@@ -83,36 +69,32 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "scores", scored.scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
-    baseline = baseline_run(store, spec.name, run_id)
-    previous = baseline["run_id"] if baseline else None
     shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
-    verdicts, shared = _verdicts(store, prepared, previous, scored.scores, shown) if previous else ([], None)
-    verdict = run_verdict(verdicts)
-    provenance = run_provenance(ctx.device)
+    judged = against_baseline(ctx, scored.scores, shown)
+    previous, verdicts, verdict = judged["previous_run"], judged["regressions"], judged["verdict"]
     left_out = left_out_note(metrics, spec.metrics.min_group_images)
     history = _history_rows(prepared, run_id, previous, verdict, metrics, verdicts)
+    earlier, trend_note = comparable_history(store, spec.name, judged["extractors"])
     append_history(store, history)  # before register_run: readers keep registered runs' rows only
+    line = verdict_line({**judged, "spec": spec.name})
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
         # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
-        *glance_sections(shown, comparisons, prepared.variants,
-                         f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else ""),
-        trend_section(read_history(store, spec.name) + history, spec.report.trend_runs),
+        *glance_sections(shown, comparisons, prepared.variants, line),
+        trend_section(earlier + history, spec.report.trend_runs, trend_note),
         "<h2>Tables</h2>",
         html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),
         f"<p class='warn'>{html.escape(left_out)}</p>" if left_out else "",
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
-        html_table(verdicts, ["model", "metric", "group", "previous", "current", "change", "ci_low", "ci_high", "tolerance", "verdict"],
-                   f"Against baseline run {previous} ({baseline['why'] if baseline else 'none'}; {_shared_note(shared)})",
-                   lambda r: "bad" if r["verdict"] == WORSE else "good"),
+        baseline_section(judged),
         *scored_sections(ctx, scored.metrics),
         ignored_section(prepared.variants),
         image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
                    spec.report.grid_seeds),
-        provenance_footer(provenance),
+        provenance_footer(judged["provenance"]),
     ]
     report = write_report(store, run_id, f"diffeval · {spec.name}", page)
     summary = {
@@ -120,13 +102,12 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "variants": [{"variant": v.variant_id, "model": v.model, "settings": dict(v.cell)} for v in prepared.variants],
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
-        "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
-        "shared_conditions": shared, "regressions": verdicts, "report": report,
-        "regression_failed": spec.regression.fail and verdict == REGRESSED, "provenance": provenance,
+        **judged, "verdict_line": line, "report": report,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
-    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict, provenance)
+    register_run(store, run_id, spec.name, spec.task, "completed", summary_rel, verdict, judged["provenance"])
     return summary
 
 
@@ -145,16 +126,16 @@ def summary_markdown(summary: dict) -> str:
 
 
 def verdict_markdown(summary: dict) -> list[str]:
-    """The verdict lines: the baseline and why, then each regressed row with its values, CI and tolerance."""
-    if summary["previous_run"] is None:
-        return ["Verdict: **passed** (first run of this spec: no baseline yet; the next runs compare with this one)."]
-    lines = [f"Verdict: **{summary['verdict']}** against baseline `{summary['previous_run']}` ({summary['baseline_why']}; "
-             f"{_shared_note(summary.get('shared_conditions'))})."]
+    """The verdict line, the rule it follows, then each regressed row with its values, CI and tolerance."""
+    line = summary.get("verdict_line") or verdict_line(summary)
+    if summary.get("previous_run") is None:
+        return [f"**{line}**"]
+    lines = [f"**{line}**", "", f"{shared_note(summary.get('shared_conditions'))}. Rule: {summary.get('verdict_rule', '')}"]
     bad = [v for v in summary["regressions"] if v["verdict"] == WORSE]
     if bad:
         lines += ["", "| model | metric | group | baseline | now | change | 95% CI | tolerance |", "|---|---|---|---|---|---|---|---|"]
         for v in bad:
             ci = "–" if math.isnan(v["ci_low"]) else f"[{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
             lines.append(f"| {v['model']} | {v['metric']} | {v['group']} | {v['previous']:.4f} | {v['current']:.4f} | "
-                         f"{v['change']:+.4f} | {ci} | {v['tolerance']:.4f} |")
+                         f"{v['change']:+.4f} | {ci} | {fmt_number(v['tolerance'])} |")
     return lines

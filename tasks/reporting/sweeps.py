@@ -50,13 +50,17 @@ def _finite(value) -> bool:
 
 
 def heatmap_grid(rows: list[dict], variants: Sequence[Variant], model: str, metric: str, axes: tuple[str, str]):
-    """(grid, row values, column values) of one model's metric (group `all`), mean over any other settings."""
+    """(grid, row values, column values, noise) of one model's metric (group `all`), mean over any other settings;
+    noise: the median 95% CI width of its rows (None where they have no CI), the least a colour scale should span."""
     by_variant = {v.variant_id: v for v in variants if v.model == model}
     cells: dict[tuple, list[float]] = {}
+    widths = []
     for r in rows:
         v = by_variant.get(r["model"])
         if v is not None and r["group"] == GROUP_ALL and r["metric"] == metric and _finite(r["value"]):
             cells.setdefault((v.cell.get(axes[0]), v.cell.get(axes[1])), []).append(r["value"])
+            if _finite(r.get("ci_low")) and _finite(r.get("ci_high")):
+                widths.append(r["ci_high"] - r["ci_low"])
     row_values, col_values = ordered_values(a for a, _ in cells), ordered_values(b for _, b in cells)
     grid = [[float(np.mean(cells[(a, b)])) if (a, b) in cells else math.nan for b in col_values] for a in row_values]
-    return grid, row_values, col_values
+    return grid, row_values, col_values, float(np.median(widths)) if widths else None

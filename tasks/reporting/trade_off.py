@@ -24,13 +24,15 @@ def trade_off_sections(ctx: RunContext, metric_rows: list[dict]) -> list[str]:
     sections = []
     for model in dict.fromkeys(v.model for v in ctx.variants):
         for metric in TRADE_OFF_METRICS:
-            grid, rows, cols = heatmap_grid(metric_rows, ctx.variants, model, metric, axes)
+            grid, rows, cols, noise = heatmap_grid(metric_rows, ctx.variants, model, metric, axes)
             if not rows:
                 continue
             name = f"heatmap-{model}-{metric}.png".replace("/", "_")
-            ctx.store.write_bytes(run_rel(ctx.run_id, name), grid_to_heatmap_png(grid, rows, cols, f"{model} · {metric}", axes[0], axes[1]))
+            png = grid_to_heatmap_png(grid, rows, cols, f"{model} · {metric}", axes[0], axes[1], noise)
+            ctx.store.write_bytes(run_rel(ctx.run_id, name), png)
             table = [{axes[0]: r, **{f"{axes[1]}={c}": grid[i][j] for j, c in enumerate(cols)}} for i, r in enumerate(rows)]
             # The heatmap itself is embedded among the report's plots; the PNG stays beside it as a file to share.
             sections.append(f"<h3>{html.escape(model)} · {metric}</h3><p>Heatmap: <a href='{html.escape(name)}'>{html.escape(name)}</a></p>"
                             + html_table(table, list(table[0]), f"{metric}: rows {axes[0]}, columns {axes[1]}"))
     return ["<h2>Edit strength against fidelity</h2>" + "".join(sections)] if sections else []
+

@@ -17,6 +17,7 @@ import time
 from tasks.values.names import GROUP_ALL
 
 DEFAULT_RUNS = 10
+MAX_SERIES = 6  # lines per panel: more become stacked panels, so a legend never needs to list a crowd
 REGRESSED = "regressed"
 _DPI = 100
 
@@ -31,30 +32,43 @@ def _finite(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def _panel(ax, mine: list[dict], models: list[str], position: dict, first_colour: int) -> None:
+    """One panel of a trend: a line with CI bars per model, regressions as red crosses, the legend outside."""
+    for i, model in enumerate(models):
+        points = [r for r in mine if r["model"] == model and _finite(r["value"])]
+        low = [r["value"] - r["ci_low"] if _finite(r["ci_low"]) else 0.0 for r in points]
+        high = [r["ci_high"] - r["value"] if _finite(r["ci_high"]) else 0.0 for r in points]
+        ax.errorbar([position[r["run_id"]] for r in points], [r["value"] for r in points], yerr=[low, high],
+                    marker="o", capsize=3, label=model, color=f"C{(first_colour + i) % 10}")
+    bad = [(position[r["run_id"]], r["value"]) for r in mine
+           if r["model"] in models and r["verdict"] == REGRESSED and _finite(r["value"])]
+    if bad:
+        ax.scatter(*zip(*bad), marker="X", s=120, color="red", zorder=3, label=REGRESSED)
+    ax.ticklabel_format(axis="y", useOffset=False)  # plain values, never "+5.934e1"
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the data, never on it
+
+
 def metric_to_trend_png(rows: list[dict], run_ids: list[str], metric: str) -> bytes:
-    """One metric's trend: x = run (oldest left), y = value; per model a line, CI bars, regressions in red."""
+    """One metric's trend: x = run (oldest left), y = value; per model a line, CI bars, regressions in red.
+
+    More than MAX_SERIES models are drawn in stacked panels of MAX_SERIES each, sharing the x axis."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # the object API: no global pyplot state, no display needed
 
     position = {run_id: i for i, run_id in enumerate(run_ids)}
     mine = [r for r in rows if r["metric"] == metric and r["group"] == GROUP_ALL and r["run_id"] in position]
-    fig = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(run_ids)), 3.0), dpi=_DPI)
+    models = list(dict.fromkeys(r["model"] for r in mine))
+    chunks = [models[i:i + MAX_SERIES] for i in range(0, len(models), MAX_SERIES)] or [[]]
+    fig = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(run_ids)), 0.6 + 2.6 * len(chunks)), dpi=_DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for model in dict.fromkeys(r["model"] for r in mine):
-        points = [r for r in mine if r["model"] == model and _finite(r["value"])]
-        low = [r["value"] - r["ci_low"] if _finite(r["ci_low"]) else 0.0 for r in points]
-        high = [r["ci_high"] - r["value"] if _finite(r["ci_high"]) else 0.0 for r in points]
-        ax.errorbar([position[r["run_id"]] for r in points], [r["value"] for r in points], yerr=[low, high],
-                    marker="o", capsize=3, label=model)
-    bad = [(position[r["run_id"]], r["value"]) for r in mine if r["verdict"] == REGRESSED and _finite(r["value"])]
-    if bad:
-        ax.scatter(*zip(*bad), marker="X", s=120, color="red", zorder=3, label=REGRESSED)
+    axes = fig.subplots(len(chunks), 1, sharex=True, sharey=True, squeeze=False)[:, 0]  # one scale: panels compare
+    for k, (ax, chunk) in enumerate(zip(axes, chunks)):
+        _panel(ax, mine, chunk, position, k * MAX_SERIES)
     created = {r["run_id"]: r["created"] for r in mine}
-    ax.set_xticks(range(len(run_ids)), [_short_time(created.get(i)) for i in run_ids], rotation=45, ha="right", fontsize=8)
-    ax.set_xlim(-0.5, len(run_ids) - 0.5)
-    ax.set_title(f"{metric} (group {GROUP_ALL}), last {len(run_ids)} runs")
-    ax.legend(fontsize=8, loc="best")
+    axes[-1].set_xticks(range(len(run_ids)), [_short_time(created.get(i)) for i in run_ids], rotation=45, ha="right", fontsize=8)
+    axes[-1].set_xlim(-0.5, len(run_ids) - 0.5)
+    axes[0].set_title(f"{metric} (group {GROUP_ALL}), last {len(run_ids)} runs")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
     return buffer.getvalue()
@@ -64,16 +78,17 @@ def _short_time(created: float | None) -> str:
     return "?" if created is None else time.strftime("%m-%d %H:%M", time.gmtime(created))
 
 
-def trend_section(rows: list[dict], last_n: int = DEFAULT_RUNS) -> str:
-    """The report's trend section: one embedded PNG per metric over the last `last_n` runs ('' for no rows)."""
+def trend_section(rows: list[dict], last_n: int = DEFAULT_RUNS, note: str = "") -> str:
+    """The report's trend section: one embedded PNG per metric over the last `last_n` runs ('' for no rows);
+    `note` says which earlier runs were left out (measured with other extractors)."""
     run_ids = last_runs(rows, last_n)
     metrics = list(dict.fromkeys(r["metric"] for r in rows if r["run_id"] in run_ids and r["group"] == GROUP_ALL))
-    if not metrics:
-        return ""
+    if not metrics or len(run_ids) < 2:  # one run has no trend: its values are in the plots above
+        return f"<p>{html.escape(note)}.</p>" if note and metrics else ""
     figures = []
     for metric in metrics:
         data = base64.b64encode(metric_to_trend_png(rows, run_ids, metric)).decode("ascii")
         figures.append(f"<img class='trend' alt='{html.escape(metric)} trend' src='data:image/png;base64,{data}'>")
     return (f"<h2>Trend</h2><p>The last {len(run_ids)} runs of this spec (of at most {last_n}), group {GROUP_ALL}: "
-            f"95% CI bars where a run has one; a red cross marks a regression against that run's baseline.</p>"
-            + "".join(figures))
+            f"95% CI bars where a run has one; a red cross marks a regression against that run's baseline."
+            f"{' ' + html.escape(note) + '.' if note else ''}</p>" + "".join(figures))

@@ -68,6 +68,12 @@ def test_run_json_from_a_real_process_is_one_object(swept):
     obj = json.loads(proc.stdout)  # raises on a second object or a stray line
     assert obj["counts"]["images_generated"] == 0 and obj["variants"] == summary["variants"]
     assert [m["ci_low"] for m in obj["metrics"] if m["n"] < 2] == [None] * 8  # NaN is not JSON: null
+    # the same images again: a verdict against the first run, in --json as on the terminal
+    assert obj["previous_run"] == summary["run_id"] and obj["verdict"] == "passed"
+    # three prompts: every group is under metrics.min_group_conditions (5), so nothing is judged, and the line says so
+    assert obj["verdict_line"] == (f"verdict: passed against run {summary['run_id']} (last passed run); nothing could be judged; "
+                                   "20 of 20 rows shown, not judged (n < 5 conditions)")
+    assert "rule" not in obj and obj["verdict_rule"].startswith("A change is a regression only when its whole 95% paired")
 
 
 def test_demo_json_is_one_object_listing_its_runs(swept, monkeypatch, capsys):

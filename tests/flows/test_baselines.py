@@ -61,6 +61,17 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     assert fourth["baseline_why"] == "accepted by alice: swapped on purpose"
     registry = [r["verdict"] for r in list_runs(Store(store))]
     assert registry == ["passed", "regressed", "regressed", "passed"]
+    assert second["verdict_line"].startswith(f"verdict: regressed against run {first['run_id']} (last passed run); worst change ")
+    assert main(["inspect", "runs", "--store", store, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["verdict"], r["accepted_by"]) for r in runs] == [("passed", None), ("regressed", None), ("regressed", "alice"),
+                                                                 ("passed", None)]
+    assert runs[2]["accepted_why"] == "swapped on purpose"
+    assert main(["inspect", "runs", "--store", store]) == 0
+    assert "alice" in capsys.readouterr().out
+    # every --run takes a spec name (its latest run) as well as an id or a prefix
+    assert main(["inspect", "metrics", "--store", store, "--run", "t2i-test", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run_id"] == fourth["run_id"]
     _check_history(store, [first, second, third, fourth], capsys)
 
     runs = _flow_runs_of(store)
@@ -104,3 +115,26 @@ def test_accept_without_a_reason_is_refused(tiny_models, tmp_path, capsys):
     assert main(["accept", "latest", "--store", store, "--by", "bob", "--why", " "]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--why" in err[0]
+
+
+def test_a_baseline_measured_with_another_clip_is_refused_by_name(tiny_models, tmp_path):
+    """Other CLIP weights put CLIP score on another scale: the run says so in one line instead of a verdict."""
+    import shutil
+
+    store = str(tmp_path / "store")
+    (tmp_path / "s").mkdir()
+    spec = regression_spec(tmp_path / "s", tiny_models, False)
+    first = _run(spec, store)
+    other = tmp_path / "other-clip"
+    shutil.copytree(tiny_models["clip"], other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "initializer_factor": 1.5}))  # other files, other fingerprint
+    text = open(spec).read().replace(str(tiny_models["clip"]), str(other))
+    open(spec, "w").write(text)
+    second = _run(spec, store)
+    assert second["previous_run"] is None and second["regressions"] == [] and second["verdict"] == "passed"
+    line = second["verdict_line"]
+    assert "\n" not in line and line.startswith(f"verdict: no baseline, not compared with run {first['run_id']}: clip_score extractor "
+                                                "changed (clip-image clip-image-")
+    assert f"settings model {tiny_models['clip']} -> {other}" in line
+    assert "not compared with run" in open(second["report"]).read()

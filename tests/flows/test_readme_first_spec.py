@@ -33,6 +33,15 @@ def test_first_spec_from_the_readme_runs_offline(tmp_path, tiny_models, capsys):
     groups = {m["group"] for m in summary["metrics"] if m["model"] == "tiny-a"}
     assert {"all", "challenge:Basic", "challenge:Writing & Symbols"} <= groups, groups
     assert len(summary["comparisons"]) >= 1
+    assert summary["verdict_line"] == "verdict: no baseline (first run of spec first; the next runs compare with this one)"
+    # The scenario: change guidance_scale and run again; one verdict line says how it went, and why.
+    (tmp_path / "first.yaml").write_text(spec.replace("generation: {steps: 4,", "generation: {steps: 4, guidance_scale: 3.0,"))
+    assert main(["run", str(tmp_path / "first.yaml"), "--store", str(tmp_path / "store")]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict:")]
+    assert re.match(rf"verdict: (passed|regressed) against run {summary['run_id']} \(last passed run\); worst change tiny-[ab] "
+                    r"clip_score \(group all\) [-\d.]+ -> [-\d.]+, change [-+\d.]+ \(95% CI [-+\d.]+ to [-+\d.]+, n 6\): ", line), line
+    # groups of 1 or 2 prompts (the challenges and categories) are shown, not judged
+    assert line.endswith("rows shown, not judged (n < 5 conditions)"), line
 
 
 def test_readme_says_what_prefect_deploy_needs():

@@ -45,7 +45,9 @@ def test_second_run_generates_and_extracts_nothing(first_run):
     assert again["counts"]["images_generated"] == 0 and again["counts"]["features_extracted"] == 0
     assert again["counts"]["images_reused"] == 6 and again["counts"]["features_reused"] == 9
     assert [m["value"] for m in again["metrics"]] == [m["value"] for m in summary["metrics"]]
-    assert all(v["verdict"] == "unchanged" for v in again["regressions"]) and again["regressions"]
+    # three prompts, under metrics.min_group_conditions (5): every change (all 0 here) is shown, not judged
+    assert again["regressions"] and all(v["verdict"] == "not judged" and v["change"] == 0 for v in again["regressions"])
+    assert again["verdict"] == "passed" and "nothing could be judged" in again["verdict_line"]
 
 
 def test_changing_only_metrics_settings_generates_nothing(first_run, tiny_models, tmp_path):
@@ -126,7 +128,9 @@ def test_regression_against_the_previous_run_fails_the_run(first_run, tiny_model
 
     _, store, _ = first_run
     # a negative tolerance demands an improvement, so the same images count as a regression
-    strict = t2i_spec(tmp_path, tiny_models, regression={"tolerance": {"clip_score": -1000.0}, "fail": True})
+    # (every group judged: three prompts are under the default metrics.min_group_conditions)
+    strict = t2i_spec(tmp_path, tiny_models, regression={"tolerance": {"clip_score": -1000.0}, "fail": True},
+                      metrics={"min_group_conditions": 1})
     rc = main(["run", str(strict), "--store", store, "--json"])
     out = capsys.readouterr()
     assert rc == 1 and "regression against run" in out.err

@@ -54,8 +54,7 @@ def test_set_metrics_compare_models_per_sweep_cell_from_the_metric_rows():
     rows = verdict_rows(metrics, [], variants)
     assert [(r["setting"], r["ahead"], r["behind"], r["by"], r["status"]) for r in rows] == [
         ("steps=2", "a", "b", 2.5, NO_CI), ("steps=4", "b", "a", 1.0, NO_CI)]
-    assert headlines(rows) == ["fid (lower is better): a ahead in 1 of 2 settings (0 clearly, by 2.5000 to 2.5000); "
-                               "b ahead in 1 of 2 settings (0 clearly, by 1.0000 to 1.0000)"]
+    assert headlines(rows) == ["fid (lower is better), a vs b over 2 settings: no CI in 2"]
 
 
 def test_one_model_sweep_names_its_best_variant_and_one_variant_stands_alone():
@@ -101,5 +100,36 @@ def test_no_sweep_no_sweep_plots_and_sections_come_in_order():
     metrics = [_row(a, "clip_score", 30.0, low=29.0, high=31.0), _row(b, "clip_score", 31.0, low=30.0, high=32.0)]
     verdict, plots = glance_sections(metrics, [_cmp(a, b, "clip_score", -1.0, -1.5, -0.5)], [a, b], "Against baseline run r: passed.")
     assert len(_pngs(plots)) == 1 and "Against the swept settings" not in plots
-    assert verdict.index("clip_score (higher is better): b ahead of a by 1.0000, 95% CI 0.5000 to 1.5000, n 10: ahead") < verdict.index("<table>")
+    assert verdict.index("clip_score (higher is better): b ahead of a by 1.0000, 95% CI 0.5000 to 1.5000, n 10") < verdict.index("<table>")
     assert "Against baseline run r: passed." in verdict
+
+
+def test_headlines_never_call_a_model_ahead_when_the_ci_holds_0():
+    a, b = _variant("a"), _variant("b")
+    rows = verdict_rows([_row(a, "clip_score", 30.0), _row(b, "clip_score", 30.5)], [_cmp(a, b, "clip_score", 0.5327, -0.2, 1.3)], [a, b])
+    (line,) = headlines(rows)
+    assert line == "clip_score (higher is better): a and b tied within CI (difference 0.5327, 95% CI -0.2000 to 1.3000 includes 0, n 10)"
+    assert "ahead" not in line
+    cells = [_variant(m, steps=s) for s in (2, 4, 8, 16) for m in ("a", "b")]
+    comparisons = [_cmp(cells[2 * i], cells[2 * i + 1], "clip_score", 0.5, lo, hi) for i, (lo, hi) in
+                   enumerate([(0.1, 0.9), (-0.1, 1.1), (-0.2, 1.2), (-0.3, 1.3)])]
+    (line,) = headlines(verdict_rows([_row(cells[0], "clip_score", 30.0)], comparisons, cells))
+    assert line == "clip_score (higher is better), a vs b over 4 settings: a ahead in 1, tied within CI in 3"
+
+
+def test_the_table_says_a_b_and_their_signed_difference():
+    a, b = _variant("a"), _variant("b")
+    verdict, _ = glance_sections([_row(a, "clip_score", 30.0)], [_cmp(a, b, "clip_score", 0.5, -0.2, 1.2)], [a, b])
+    assert "<th>a − b (+: a better)</th>" in verdict and ">tied within CI<" in verdict and ">ahead<" not in verdict
+
+
+def test_heatmap_colours_span_at_least_the_ci_width_so_noise_is_not_contrast():
+    import numpy as np
+
+    from tasks.reporting.heatmap import colour_range
+
+    values = np.array([0.0219, 0.0243])
+    low, high = colour_range(values, 0.3)  # the two values, 0.3 apart in CI: nearly one colour
+    assert math.isclose(high - low, 0.3) and math.isclose((low + high) / 2, 0.0231)
+    assert colour_range(values, 0.001) == (0.0219, 0.0243)  # a real spread wider than the noise keeps its range
+    assert colour_range(values, None) == (0.0219, 0.0243)

@@ -86,3 +86,12 @@ def test_trend_section_embeds_one_png_per_metric_so_the_report_works_offline():
     assert len(images) == 2 and "The last 10 runs" in section  # clip_score and fid
     assert all(Image.open(io.BytesIO(base64.b64decode(i))).format == "PNG" for i in images)
     assert trend_section([], 10) == "" and trend_section(rows, 0) == ""
+    assert trend_section(rows[:2], 10) == ""  # one run: no trend yet
+
+
+def test_more_than_six_models_are_drawn_in_panels_of_six():
+    rows = [r for i in range(3) for r in _run(f"r{i}", float(i), {f"m{k}": 30.0 + k for k in range(8)})]
+    two = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2"], CLIP_SCORE)))
+    few = [r for r in rows if r["model"] in ("m0", "m1")]
+    one = Image.open(io.BytesIO(metric_to_trend_png(few, ["r0", "r1", "r2"], CLIP_SCORE)))
+    assert two.height > 1.4 * one.height  # two stacked panels, not one crowded legend
