@@ -27,7 +27,7 @@ def arena_report(store: str | None = None, runs: list[str] | None = None, min_vo
     root = str(Store(store).root)
     boards = leaderboards_task(root, runs, min_votes, resamples)
     report = write_arena_report(Store(root), boards)
-    rows = [{"group": b["group"], **r} for b in boards["boards"] if b["shown"] for r in b["rows"]]
+    rows = [{"group": b["group"], **({"pool": b["pool"]} if "pool" in b else {}), **r} for b in boards["boards"] if b["shown"] for r in b["rows"]]
     create_table_artifact(key="diffeval-arena-leaderboard", table=rows or [{"group": "all", "votes": boards["votes"]}],
                           description=f"diffeval arena: {boards['votes']} votes; {boards['note']}")
     if boards["agreement"]:

@@ -21,6 +21,7 @@ from pydantic import WithJsonSchema
 from artifacts import tables
 from artifacts.store import Store
 from tasks.inputs.network import is_network_error
+from flows.run_logs import log_summary, send_diffeval_logs_to_api
 from flows.runners import Workers, runner_settings, shipped
 from tasks.values.context import RunContext
 from tasks.plan.prepare import Prepared, prepare
@@ -63,6 +64,7 @@ def prepare_task(spec_path: str, store_root: str, prepared: Prepared | None = No
 @task(name="generate", cache_policy=NO_CACHE)
 def generate_task(store_root: str, batch: GenerationBatch, progress=None) -> int:
     """Generate one batch of one variant's missing images."""
+    send_diffeval_logs_to_api()  # a Dask or Ray worker is a process of its own
     return stages.generate_batch(Store(store_root), batch, progress)
 
 
@@ -70,6 +72,7 @@ def generate_task(store_root: str, batch: GenerationBatch, progress=None) -> int
 def extract_task(store_root: str, prepared: Prepared, progress=None) -> tuple[dict, dict]:
     """Cache the features the metrics need (the batches no other worker has leased); return the counts and
     the run's generation rows."""
+    send_diffeval_logs_to_api()
     store = Store(store_root)
     rows = stages.generated_rows(store, prepared)
     ctx = RunContext(store, prepared, {k: r["sha256"] for k, r in rows.items()})
@@ -116,6 +119,7 @@ def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared
     exists); a scheduled run leaves it out and prepares the spec itself. `runner`: overrides of the
     spec's `runner:` (kind, workers, address), as `diffeval run --runner` gives them.
     """
+    send_diffeval_logs_to_api()  # a worker's or a served run: diffeval's warnings in the UI too, not only its terminal
     store_root = str(Store(store).root)
     # Futures and wait_for= give each task run its upstream edges (task_inputs): the UI draws the DAG.
     # quote() hides the values from Prefect, so the edges have to be named here.
@@ -135,6 +139,7 @@ def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared
     key = _artifact_key(prepared.spec.name, store_root)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")
+    log_summary(summary)
     if summary["regression_failed"]:
         raise RegressionFailed(summary)
     return summary

@@ -11,8 +11,9 @@ import sys
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect gives its temporary server 20 s to start; a busy 2-core machine was seen to need more.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-# `run` and `demo` log to the terminal; sending each line to a throwaway API too only costs time.
-# Flow runs that `serve` starts inherit this environment and must log to the API (the UI shows them).
+# `run` and `demo` log to the terminal; sending each line to Prefect's temporary server too only costs
+# time. Against a running server (PREFECT_API_URL) they log to its API as well (`run_spec`), and flow
+# runs that `serve` starts inherit this environment and must log to the API (the UI shows them).
 API_LOGS_OFF_HERE = "PREFECT_LOGGING_TO_API_ENABLED" not in os.environ
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
@@ -94,7 +95,7 @@ def _runner_override(args: argparse.Namespace) -> dict:
 
 def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> dict:
     """Check the spec outside Prefect (bad input fails fast, nothing written), then run the flow on what was checked."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
 
     from artifacts.store import Store
     from flows.evaluate import evaluate
@@ -111,7 +112,10 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if API_LOGS_OFF_HERE and PREFECT_API_URL.value():  # a running server: the UI shows the run's log lines
+        updates[PREFECT_LOGGING_TO_API_ENABLED] = True
+    with temporary_settings(updates=updates):
         return evaluate(spec_path=spec_path, store=store, prepared=prepared, runner=runner)
 
 
@@ -235,6 +239,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
+    from flows.run_logs import keep_summary_off_terminal
+
+    keep_summary_off_terminal()  # the flow logs its closing lines for the Prefect UI; the terminal gets print_summary
     from flows.app.interrupt import run_interruptible
     from tasks.reporting.summary import RegressionFailed
 

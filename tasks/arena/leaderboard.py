@@ -10,7 +10,8 @@ from tasks.values.names import GROUP_ALL
 
 BOARD_COLUMNS = ("rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown")
 AGREEMENT_COLUMNS = ("group", "metric", "tau", "ci_low", "ci_high", "models")
-POOL_NOTE = " Models never shown together fall into separate pools (column pool): compare ratings only within a pool."
+POOL_NOTE = (" Models never shown together fall into separate pools, each with its own board: ratings and ranks"
+             " compare only within a pool.")
 TIE_NOTE = ("A pick is a Luce (Plackett-Luce top-1) choice among the shown models; a tie counts as an equal "
             "share of one win for each shown model; skips are stored but not fitted.")
 
@@ -58,7 +59,10 @@ def _fitted(votes: list[dict]) -> list[dict]:
 
 
 def board(votes: list[dict], resamples: int = 1000, seed: int = 0, alpha: float = ALPHA) -> tuple[list[dict], np.ndarray]:
-    """Rows (best first) of the models shown in `votes` (picks and ties), and the bootstrap draws per model."""
+    """Rows (best first) of the models shown in `votes` (picks and ties), and the bootstrap draws per model.
+
+    Give it the votes of one pool (`split_pools`): a rating from one pool says nothing about a model in another.
+    """
     votes = _fitted(votes)
     models = sorted({m for v in votes for m in v["models"]})
     if len(models) < 2:
@@ -69,12 +73,17 @@ def board(votes: list[dict], resamples: int = 1000, seed: int = 0, alpha: float 
     rows = [{"model": m, "rating": float(point[k]), "ci_low": float(ci[0, k]), "ci_high": float(ci[1, k]),
              "wins": int(np.sum(wins[:, k] == 1.0)), "ties": int(ties[k]), "shown": int(shown[:, k].sum())}
             for k, m in enumerate(models)]
-    pool = pools(votes)
-    if len(set(pool.values())) > 1:  # say so: a rating from one pool says nothing about a model in another
-        for row in rows:
-            row["pool"] = pool[row["model"]]
     order = np.argsort(-point, kind="stable")
     return [{"rank": rank + 1, **rows[k]} for rank, k in enumerate(order)], draws[:, order]
+
+
+def split_pools(votes: list[dict]) -> list[list[dict]]:
+    """The votes of each pool (models linked by being shown together), in pool order."""
+    pool = pools(votes)
+    out: dict[int, list[dict]] = {}
+    for v in votes:
+        out.setdefault(pool[v["models"][0]], []).append(v)
+    return [out[k] for k in sorted(out)]
 
 
 def agreement(rows: list[dict], draws: np.ndarray, metrics: dict[str, dict[str, float]], directions: dict[str, int],
@@ -99,24 +108,41 @@ def agreement(rows: list[dict], draws: np.ndarray, metrics: dict[str, dict[str, 
     return out
 
 
+def _group_boards(group: str, members: list[dict], min_votes: int, resamples: int, seed: int) -> list[tuple[dict, np.ndarray | None]]:
+    """One board per pool of the group's votes, each shown from `min_votes` votes and two models; (board, draws)."""
+    parts = split_pools(members) if len(members) >= min_votes else [members]
+    several = len(parts) > 1
+    out = []
+    for number, part in enumerate(parts, 1):
+        rows, draws = board(part, resamples, seed) if len(part) >= min_votes else ([], None)
+        entry = {"group": group, "n": len(part), "shown": bool(rows), "rows": rows}  # one model alone: no board
+        if several:
+            entry |= {"pool": number, "pools": len(parts), "models": sorted({m for v in part for m in v["models"]})}
+        out.append((entry, draws))
+    return out
+
+
 def leaderboards(votes: list[dict], min_votes: int = 20, resamples: int = 1000, seed: int = 0,
                  metrics: dict[str, dict[str, float]] | None = None, directions: dict[str, int] | None = None) -> dict:
-    """Boards overall and per group (category:, challenge:, class:), each shown only past `min_votes` fitted votes.
+    """Boards overall and per group (category:, challenge:, class:), one per pool of models shown together,
+    each shown only past `min_votes` fitted votes; ranks never compare models of two pools.
 
-    Returns {votes, picks, ties, skips, min_votes, note, boards: [{group, n, shown, rows}], agreement: [...]}.
+    Returns {votes, picks, ties, skips, min_votes, note, boards: [{group, n, shown, rows[, pool, pools, models]}],
+    agreement: [...]}.
     """
     groups = [GROUP_ALL] + sorted({g for v in votes for g in v["groups"]})
     boards, agreements = [], []
     for group in groups:
         members = [v for v in _fitted(votes) if group == GROUP_ALL or group in v["groups"]]
-        enough = len(members) >= min_votes
-        rows, draws = board(members, resamples, seed) if enough else ([], None)
-        if rows and metrics and group == GROUP_ALL:  # metric values are per model overall: beside the overall board only
-            agreements = agreement(rows, draws, metrics, directions or {}, group)
-            for r in rows:
-                r.update({name: _finite(value) for name, value in metrics.get(r["model"], {}).items()})
-        boards.append({"group": group, "n": len(members), "shown": bool(rows), "rows": rows})  # one model alone: no board
+        for entry, draws in _group_boards(group, members, min_votes, resamples, seed):
+            rows = entry["rows"]
+            if rows and metrics and group == GROUP_ALL:  # metric values are per model overall: beside the overall boards only
+                for row in agreement(rows, draws, metrics, directions or {}, group):
+                    agreements.append(row | ({"pool": entry["pool"]} if "pool" in entry else {}))
+                for r in rows:
+                    r.update({name: _finite(value) for name, value in metrics.get(r["model"], {}).items()})
+            boards.append(entry)
     return {"votes": len(votes), "picks": sum(v["choice"] == "best" for v in votes), "ties": sum(v["choice"] == "tie" for v in votes),
             "skips": sum(v["choice"] == "skip" for v in votes), "min_votes": min_votes,
-            "note": TIE_NOTE + (POOL_NOTE if any("pool" in r for b in boards for r in b["rows"]) else ""),
+            "note": TIE_NOTE + (POOL_NOTE if any("pool" in b for b in boards) else ""),
             "boards": boards, "agreement": agreements}

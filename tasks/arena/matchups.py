@@ -74,9 +74,10 @@ def runs_to_arena(store: Store, run_ids: list[str]) -> Arena:
                 name = f"{name}@{run_id}"
             slot[name] = item["key"]
             model_runs.setdefault(name, (run_id, item["variant"]))
-    playable = {s: models for s, models in slots.items() if len(set(models.values())) >= 2}
+    # Byte-identical images are never rivals: a slot is playable only with two different images (by content).
+    playable = {s: models for s, models in slots.items() if len({sha[k] for k in models.values()}) >= 2}
     if not playable:
-        raise BadInput(f"runs {', '.join(run_ids)}: no condition and seed has images from two models; "
+        raise BadInput(f"runs {', '.join(run_ids)}: no condition and seed has two different images from two models; "
                        "pick runs that compare models (--run, several times) on the same prompts and seeds")
     images = {key: sha[key] for models in playable.values() for key in models.values()}
     sources = frozenset(c["source"] for c in conditions.values() if c["source"])
@@ -97,11 +98,21 @@ def _model_of_key(models: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def distinct_images(arena: Arena, keys: list[str], rng: random.Random) -> list[str]:
+    """One key per image content (sha256), drawn at random among byte-identical ones: a person cannot
+    tell them apart, so they are never shown as rivals; each of their models stands for them in turn."""
+    by_content: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        by_content.setdefault(arena.images[key], []).append(key)
+    return [rng.choice(same) for same in by_content.values()]
+
+
 def draw_matchup(arena: Arena, rng: random.Random) -> dict:
-    """A random slot, up to four of its images in random order, and the token that vouches for them."""
+    """A random slot, up to four of its different images in random order, and the token that vouches for them."""
     slot = rng.choice(list(arena.slots))
     by_key = _model_of_key(arena.slots[slot])
-    shown = rng.sample(sorted(by_key), min(MAX_SHOWN, len(by_key)))
+    candidates = distinct_images(arena, list(by_key), rng)
+    shown = rng.sample(candidates, min(MAX_SHOWN, len(candidates)))
     condition = arena.conditions.get(slot[0], {"kind": "prompt", "text": slot[0], "groups": [], "source": None, "detail": {}})
     runs = sorted({arena.model_runs[by_key[k]][0] for k in shown})
     return {"runs": runs, "condition_id": slot[0], "seed": slot[1], "sample_index": slot[2], "kind": condition["kind"],

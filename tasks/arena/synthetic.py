@@ -30,9 +30,12 @@ def _png(model_index: int, models: int, seed: int) -> bytes:
 
 
 def write_synthetic_run(store: Store, models: list[str], seeds: list[int], name: str = "arena-synthetic",
-                        clip_scores: dict[str, float] | None = None, edits: bool = False) -> str:
+                        clip_scores: dict[str, float] | None = None, edits: bool = False,
+                        same_as: dict[str, str] | None = None, metrics: dict[str, dict[str, float]] | None = None) -> str:
     """Register a completed run of `models` on PROMPTS x `seeds` (with `edits`, as edits of a stored source
-    image, the prompt as the instruction); return its run id."""
+    image, the prompt as the instruction); return its run id. `same_as`: model -> the model whose images it
+    repeats byte for byte (under its own keys); `metrics`: model -> metric -> value, beside `clip_scores`."""
+    same_as = same_as or {}
     run_id = new_run_id(name)
     conditions, items, generations = [], [], []
     for text, category, challenge in PROMPTS:
@@ -47,7 +50,7 @@ def write_synthetic_run(store: Store, models: list[str], seeds: list[int], name:
         for index, model in enumerate(models):
             for seed in seeds:
                 key = key_of({"synthetic": model, "prompt": text, "seed": seed})
-                data = _png(index, len(models), seed)
+                data = _png(models.index(same_as.get(model, model)), len(models), seed)
                 store.write_bytes(image_rel(key), data, durable=False)
                 item = {"key": key, "model": model, "variant": model, "condition_id": cid, "seed": seed, "sample_index": 0}
                 items.append({**item, "cell": {}})
@@ -55,8 +58,10 @@ def write_synthetic_run(store: Store, models: list[str], seeds: list[int], name:
     tables.append(store, tables.GENERATIONS, generations)
     write_run_table(store, run_id, "conditions", conditions)
     write_run_table(store, run_id, "items", items)
-    metrics = [{"model": m, "metric": CLIP_SCORE, "group": GROUP_ALL, "value": v, "ci_low": v, "ci_high": v, "n": len(PROMPTS)}
-               for m, v in (clip_scores or {}).items()]
-    write_run_table(store, run_id, "metrics", metrics)
+    values = {(m, CLIP_SCORE): v for m, v in (clip_scores or {}).items()} | {
+        (m, metric): v for m, by_metric in (metrics or {}).items() for metric, v in by_metric.items()}
+    rows = [{"model": m, "metric": metric, "group": GROUP_ALL, "value": v, "ci_low": v, "ci_high": v, "n": len(PROMPTS)}
+            for (m, metric), v in values.items()]
+    write_run_table(store, run_id, "metrics", rows)
     register_run(store, run_id, name, "text-to-image", "completed", "")
     return run_id

@@ -185,9 +185,30 @@ def test_an_arena_needs_two_models_on_one_condition(tmp_path):
 
     store = Store(tmp_path)
     run_id = write_synthetic_run(store, ["solo"], [0])
-    with pytest.raises(BadInput, match="no condition and seed has images from two models"):
+    with pytest.raises(BadInput, match="no condition and seed has two different images from two models"):
         runs_to_arena(store, select_runs(store, [run_id]))
+    twins = write_synthetic_run(store, ["left", "right"], [0], name="twins", same_as={"right": "left"})
+    with pytest.raises(BadInput, match="two different images"):  # byte-identical images are no contest
+        runs_to_arena(store, select_runs(store, [twins]))
     assert main(["arena", "--store", str(tmp_path / "empty")]) == 2
+
+
+def test_byte_identical_images_are_never_rivals_and_each_of_their_models_stands_for_them(tmp_path):
+    store = Store(tmp_path)
+    run_id = write_synthetic_run(store, ["v1-4", "v1-4-again", "v1-4-third", "v1-5"], [0],
+                                 same_as={"v1-4-again": "v1-4", "v1-4-third": "v1-4"})
+    state = ArenaState(store, runs_to_arena(store, select_runs(store, [run_id])), min_votes=1, resamples=10, seed=3)
+    client, stood_for = TestClient(create_app(state)), set()
+    for i in range(30):
+        m = client.get("/api/matchup").json()
+        contents = [state.arena.images[key] for key in m["shown"]]
+        assert len(m["shown"]) == 2 and len(set(contents)) == 2  # one of the three identical images, and v1-5's
+        assert client.post("/api/vote", json=vote_for(m, 0, f"vote-{i:04d}")).status_code == 200
+    for vote in read_votes(store):
+        twins = [model for model in vote["models"] if model != "v1-5"]
+        assert len(twins) == 1 and "v1-5" in vote["models"]
+        stood_for.add(twins[0])
+    assert stood_for == {"v1-4", "v1-4-again", "v1-4-third"}  # drawn at random among the identical ones
 
 
 def test_the_cli_serves_loopback_without_a_token_and_any_other_host_only_with_one(arena, monkeypatch, capsys):

@@ -6,7 +6,7 @@ from scipy.optimize import minimize
 from scipy.stats import kendalltau
 
 from tasks.arena.fit import ALPHA, ELO_SCALE, bootstrap_strengths, fit_ratings, fit_strengths, votes_to_design
-from tasks.arena.leaderboard import board, kendall_tau, leaderboards
+from tasks.arena.leaderboard import board, kendall_tau, leaderboards, pools
 
 TRUTH = np.array([1.0, 0.5, 0.0, -0.5, -1.0])
 MODELS = [f"m{i}" for i in range(len(TRUTH))]
@@ -116,12 +116,26 @@ def test_a_board_needs_two_models():
     assert board([], resamples=10)[0] == []
 
 
-def test_models_never_shown_together_are_marked_as_separate_pools():
-    votes = [_vote(i, ["a", "b"], "a") for i in range(3)] + [_vote(10 + i, ["x", "y", "z"], "z") for i in range(3)]
-    rows = board(votes, resamples=10)[0]
-    assert {r["model"]: r["pool"] for r in rows} == {"a": 1, "b": 1, "x": 2, "y": 2, "z": 2}
-    assert "pool" in leaderboards(votes, min_votes=1, resamples=10)["note"]
-    assert "pool" not in board(votes[:3], resamples=10)[0][0]
+def test_models_never_shown_together_are_ranked_only_within_their_pool():
+    votes = [_vote(i, ["a", "b"], "a") for i in range(3)] + [_vote(10 + i, ["x", "y", "z"], "z") for i in range(4)]
+    assert pools(votes) == {"a": 1, "b": 1, "x": 2, "y": 2, "z": 2}
+    result = leaderboards(votes, min_votes=3, resamples=10, metrics={m: {"clip_score": float(i)} for i, m in enumerate("abxyz")},
+                          directions={"clip_score": 1})
+    overall = [b for b in result["boards"] if b["group"] == "all"]
+    assert [(b["pool"], b["pools"], b["models"], b["n"]) for b in overall] == [(1, 2, ["a", "b"], 3), (2, 2, ["x", "y", "z"], 4)]
+    assert [[(r["rank"], r["model"]) for r in b["rows"]] for b in overall] == [[(1, "a"), (2, "b")], [(1, "z"), (2, "x"), (3, "y")]]
+    alone = board(votes[3:], resamples=10)[0]
+    assert [(r["model"], r["rating"]) for r in overall[1]["rows"]] == [(r["model"], r["rating"]) for r in alone]  # fitted apart
+    assert [(t["pool"], t["models"]) for t in result["agreement"]] == [(1, 2), (2, 3)]
+    assert "pool" in result["note"] and "pool" not in leaderboards(votes[:3], min_votes=1, resamples=10)["boards"][0]
+    (group,) = [b for b in result["boards"] if b["group"] == "category:A" and b.get("pool") == 1]
+    assert group["n"] == 3 and group["shown"]
+
+
+def test_a_pool_below_the_minimum_is_not_shown():
+    votes = [_vote(i, ["a", "b"], "a") for i in range(2)] + [_vote(10 + i, ["x", "y"], "x") for i in range(5)]
+    overall = [b for b in leaderboards(votes, min_votes=3, resamples=10)["boards"] if b["group"] == "all"]
+    assert [(b["pool"], b["n"], b["shown"]) for b in overall] == [(1, 2, False), (2, 5, True)]
 
 
 def test_kendall_tau_counts_only_pairs_within_a_pool():

@@ -6,6 +6,8 @@ with `run_deployment`, the second to fourth with `spec_path` pointing at a spec 
 swap weights (the regression). Checked in Prefect's own records: the flow-run states Completed,
 Failed, Failed, (accept) Completed; log lines of served runs in the API; the task runs' DAG edges; a
 work-pool deployment `nightly` beside it that serving and stopping `serve` leave as they found it.
+On the same server: `diffeval run` against it, and prefect.yaml's `nightly-tiny` through `prefect deploy`
+and a real `prefect worker start`, with diffeval's own log lines in the API for both.
 Polls with generous deadlines and asserts no durations: a loaded 2-core machine only makes it slower.
 """
 
@@ -84,9 +86,11 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(60)
 
 
-@pytest.fixture
-def prefect_server(tmp_path):
-    """A real Prefect server on a free port with its own home and sqlite database; yields (api url, env)."""
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server on a free port with its own home and sqlite database, shared by this module's
+    tests (each uses its own deployments, pool and store); yields (api url, env)."""
+    tmp_path = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({"PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -130,12 +134,7 @@ def _trigger(url: str, serve: subprocess.Popen, parameters: dict) -> tuple:
         return await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
 
     flow_run = _client_call(url, create)
-
-    async def final(client):
-        state = (await client.read_flow_run(flow_run.id)).state
-        return state.type.value if state is not None and state.is_final() else None
-
-    return flow_run.id, _wait(f"flow run {flow_run.id}", lambda: _client_call(url, final), RUN_S, [serve], every_s=2.0)
+    return flow_run.id, _wait(f"flow run {flow_run.id}", _flow_run_final(url, flow_run.id), RUN_S, [serve], every_s=2.0)
 
 
 def _deployed(url: str) -> bool:
@@ -200,10 +199,89 @@ def test_four_nights_through_a_served_deployment(prefect_server, tiny_models, tm
         assert [r["verdict"] for r in list_runs(Store(store))] == ["passed", "regressed", "regressed", "passed"]
 
         # Log lines reach the API from the run's own process; they may land a moment after its final state.
-        failed_logs = _wait("log lines of the regressed run", lambda: _logs(url, nights[1][0]), RUN_S, [serve])
-        assert any("regression against run" in log.message for log in failed_logs), [log.message for log in failed_logs]
+        _wait("log lines of the regressed run", _has_lines(url, nights[1][0], ["regression against run", "verdict: regressed against run",
+                                                                                "report: "]), RUN_S, [serve])
         assert_dag(_task_runs(url, nights[0][0]))
         _stop(serve)
         assert _pooled(url) == pooled and pooled[:3] == ("diffeval", False, ["0 2 * * *"])  # serve left it as it was
     finally:
         _stop(serve)
+
+
+def _flow_run_final(url: str, flow_run_id):
+    async def final(client):
+        state = (await client.read_flow_run(flow_run_id)).state
+        return state.type.value if state is not None and state.is_final() else None
+
+    return lambda: _client_call(url, final)
+
+
+def _cli_flow_run(url: str):
+    """The one flow run on this server that no deployment started: the `diffeval run` one."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
+
+    runs = _client_call(url, lambda c: c.read_flow_runs(flow_run_filter=FlowRunFilter(
+        deployment_id=FlowRunFilterDeploymentId(is_null_=True))))
+    assert len(runs) == 1, [r.name for r in runs]
+    return runs[0].id
+
+
+def _has_lines(url: str, flow_run_id, wanted: list[str]):
+    """A poll: the run's API log records once every wanted fragment is in one of them (they land after its end)."""
+    def ready():
+        logs = _logs(url, flow_run_id)
+        return logs if all(any(w in log.message for log in logs) for w in wanted) else None
+    return ready
+
+
+def _summary_lines(summary: dict) -> list[str]:
+    c = summary["counts"]
+    return [f"run {summary['run_id']} of spec nightly-tiny: {c['images_planned']} images ({c['images_generated']} generated",
+            "verdict: ", f"report: {summary['report']}"]
+
+
+def test_worker_and_cli_runs_log_to_the_api(prefect_server, tiny_models, tmp_path):
+    """`diffeval run` against the server, then prefect.yaml's `nightly-tiny` through `prefect deploy` and a real
+    `prefect worker start` on a process pool: diffeval's lines (counts, verdict, report path, and a warning of the
+    `diffeval` logger) are in the API's logs of both flow runs."""
+    import json
+
+    url, env = prefect_server
+    project, store = tmp_path / "project", str(tmp_path / "store")
+    (project / "specs").mkdir(parents=True)
+    (project / "tiny-models").symlink_to(Path(tiny_models["sd-a"]).parent)  # where `diffeval models tiny --out tiny-models` builds
+    spec = project / "specs" / "nightly-tiny.yaml"
+    spec.write_bytes((REPO / "specs" / "nightly-tiny.yaml").read_bytes())  # the shipped spec, verbatim
+    half = project / "specs" / "nightly-tiny-f16.yaml"  # float16 on the CPU: same keys, and a notice from the diffeval logger
+    half.write_text(spec.read_text().replace("dtype: float32", "dtype: float16"))
+
+    cli = subprocess.run([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", store, "--json"], cwd=REPO,
+                         env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=RUN_S)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    first = json.loads(cli.stdout)
+    assert "verdict: " not in cli.stderr  # the terminal gets the printed summary, not the log lines again
+    _wait("log lines of the `diffeval run` flow run", _has_lines(url, _cli_flow_run(url), _summary_lines(first)), RUN_S, [])
+
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    _client_call(url, lambda c: c.create_work_pool(WorkPoolCreate(name="diffeval-tiny", type="process")))
+    deploy = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", "nightly-tiny", "--pool",
+                             "diffeval-tiny"], cwd=REPO, env=env, capture_output=True, text=True, timeout=START_S)
+    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+    deployment = _client_call(url, lambda c: c.read_deployment_by_name("diffeval-evaluate/nightly-tiny"))
+    assert deployment.parameters == {"spec_path": "specs/nightly-tiny.yaml", "store": None}
+    assert [s.schedule.cron for s in deployment.schedules] == ["0 2 * * *"]
+    assert deployment.pull_steps == [{"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+
+    worker = _start([sys.executable, "-m", "prefect", "worker", "start", "--pool", "diffeval-tiny", "--type", "process"],
+                    {**env, "PREFECT_WORKER_QUERY_SECONDS": "2", "OMP_NUM_THREADS": "1"}, tmp_path / "worker.log")
+    try:
+        flow_run = _client_call(url, lambda c: c.create_flow_run_from_deployment(
+            deployment.id, parameters={"spec_path": str(half), "store": store}))
+        assert _wait(f"worker flow run {flow_run.id}", _flow_run_final(url, flow_run.id), RUN_S, [worker], 2.0) == "COMPLETED", _tail(worker)
+        wanted = ["22 images (0 generated, 22 reused)", f"verdict: passed against run {first['run_id']}", "report: ",
+                  "dtype float16 on cpu: float32 is used instead"]
+        logs = _wait("log lines of the worker's flow run", _has_lines(url, flow_run.id, wanted), RUN_S, [worker])
+        assert {log.name for log in logs if "float16 on cpu" in log.message} == {"diffeval"}
+    finally:
+        _stop(worker)

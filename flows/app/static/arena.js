@@ -113,8 +113,18 @@ function table(rows, columns, id, caption) {
 }
 
 const BOARD = ["rank", "model", "rating", "ci_low", "ci_high", "wins", "ties", "shown"];
-// Then whatever else the rows carry: the pool when models never met, the automatic metrics overall.
+// Then whatever else the rows carry: the automatic metrics, beside the overall boards.
 const boardColumns = (board) => BOARD.concat(board.rows.length ? Object.keys(board.rows[0]).filter((c) => !BOARD.includes(c)) : []);
+
+// Models never shown together fall into pools, each with a board of its own: ranks never cross pools.
+const poolTitle = (b) => `pool ${b.pool} of ${b.pools} (${b.models.join(", ")})`;
+const boardTitle = (b) => (b.pool ? `${b.group} · ${poolTitle(b)}` : b.group);
+const boardId = (b) => `board-${b.group}` + (b.pool ? `-pool-${b.pool}` : "");
+
+function boardNode(b, caption, minVotes) {
+  return b.shown ? table(b.rows, boardColumns(b), boardId(b), caption)
+    : text("p", `${caption}: ${b.n} of ${minVotes} votes needed for a leaderboard.`, "note");
+}
 
 let boardRequest = 0;
 
@@ -127,13 +137,13 @@ async function loadLeaderboard() {
   $("count").textContent = `${data.votes} votes stored`;
   $("count").dataset.votes = String(data.votes);
   $("note").textContent = `${data.picks} picks, ${data.ties} ties, ${data.skips} skips. ${data.note} Ratings on the Elo scale with 95% bootstrap intervals over whole votes; a board needs ${data.min_votes} votes.`;
-  const [overall, ...groups] = data.boards;
-  $("leaderboard").replaceChildren(overall.shown ? table(overall.rows, boardColumns(overall), "board-all", "All votes")
-    : text("p", `${overall.n} of ${data.min_votes} votes needed for a leaderboard.`, "note"));
+  const overall = data.boards.filter((b) => b.group === "all");
+  const groups = data.boards.filter((b) => b.group !== "all");
+  $("leaderboard").replaceChildren(...overall.map((b) => boardNode(b, b.pool ? `All votes · ${poolTitle(b)}` : "All votes", data.min_votes)));
+  const pooled = data.agreement.some((r) => r.pool);
   $("agreement").replaceChildren(...(data.agreement.length ? [table(data.agreement.map((r) => ({...r, tau: fixed2(r.tau), ci_low: fixed2(r.ci_low), ci_high: fixed2(r.ci_high)})),
-    ["metric", "tau", "ci_low", "ci_high", "models"], "agreement-table", "Agreement with the automatic metrics (Kendall's τ)")] : []));
-  $("groupboards").replaceChildren(...groups.map((g) => g.shown ? table(g.rows, boardColumns(g), `board-${g.group}`, g.group)
-    : text("p", `${g.group}: ${g.n} of ${data.min_votes} votes needed.`, "note")));
+    ["metric", "tau", "ci_low", "ci_high", "models"].concat(pooled ? ["pool"] : []), "agreement-table", "Agreement with the automatic metrics (Kendall's τ)")] : []));
+  $("groupboards").replaceChildren(...groups.map((b) => boardNode(b, boardTitle(b), data.min_votes)));
 }
 
 document.addEventListener("keydown", (event) => {
