@@ -64,6 +64,28 @@ class Hpsv2Spec(Frozen):
     batch_size: int = Field(default=32, gt=0)
 
 
+class GenevalSpec(Frozen):
+    model: str = "facebook/mask2former-swin-small-coco-instance"  # upstream's detector, Mask2Former Swin-S COCO
+    clip_model: str = "openai/clip-vit-large-patch14"  # upstream's colour classifier: CLIP ViT-L/14 (OpenAI weights)
+    metadata: str | None = None  # a JSONL in evaluation_metadata.jsonl's format; None: the shipped GenEval set
+    threshold: float = Field(default=0.3, ge=0, le=1)
+    counting_threshold: float = Field(default=0.9, ge=0, le=1)
+    max_objects: int = Field(default=16, gt=0)
+    max_overlap: float = Field(default=1.0, gt=0, le=1)
+    position_threshold: float = Field(default=0.1, ge=0)
+    max_per_image: int = Field(default=100, gt=0)  # mmdet's test_cfg.max_per_image for Mask2Former
+    batch_size: int = Field(default=8, gt=0)
+
+
+class VqaScoreSpec(Frozen):
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # t2v_metrics' qwen2.5-vl-7b, loaded natively by transformers
+    # t2v_metrics' Qwen2-VL templates; the answer's first token is the one whose probability is the score.
+    question: str = 'Does this figure show "{}"? Please answer Yes or No.'
+    answer: str = "Yes"
+    dtype: Literal["float32", "float16", "bfloat16"] = "bfloat16"  # t2v_metrics loads Qwen2.5-VL in bfloat16
+    batch_size: int = Field(default=8, gt=0)
+
+
 class MetricsSpec(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -76,6 +98,8 @@ class MetricsSpec(Frozen):
     cmmd: CmmdSpec | None = None
     pickscore: PickScoreSpec | None = None
     hpsv2: Hpsv2Spec | None = None
+    geneval: GenevalSpec | None = None
+    vqascore: VqaScoreSpec | None = None
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0

@@ -17,6 +17,7 @@ from tasks.inputs.conditions import spec_to_conditions
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import ignored_settings, plan_variant, variant_label
+from tasks.plan.metric_inputs import check_compositional_inputs
 from tasks.inputs.outside import forget_reads
 from tasks.plan.outside import OutsidePlan, conditions_from_images, plan_outside
 from tasks.plan.units import Condition, GenerationBatch, Item, OutsideImages, Variant
@@ -66,7 +67,8 @@ class Prepared(BaseModel):
 
 # The metrics that score with a model of their own, and the kind of folder it is.
 METRIC_MODEL_KINDS = {"clip_score": "clip", "clip_directional_similarity": "clip", "fd_dinov2": "dinov2",
-                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip"}
+                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip", "geneval": "transformers",
+                      "vqascore": "transformers"}
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
@@ -83,6 +85,9 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
         if getattr(cfg, "processor", None):
             out[f"{name}.processor"] = resolve_model(spec.resolve_path(cfg.processor), kind=kind,
                                                      who=f"metrics.{name}.processor", base_dir=spec.base_dir)
+        if getattr(cfg, "clip_model", None):  # GenEval's colour classifier
+            out[f"{name}.clip"] = resolve_model(spec.resolve_path(cfg.clip_model), kind="clip",
+                                                who=f"metrics.{name}.clip_model", base_dir=spec.base_dir)
     return out
 
 
@@ -127,6 +132,7 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     outside: list[OutsidePlan] = [plan_outside(spec, i, conditions) for i, m in enumerate(spec.models) if m.outside]
     models |= {p.variant.model: p.model for p in outside}
     metric_models = resolve_metric_models(spec)
+    check_compositional_inputs(spec, conditions, metric_models)  # before anything is written
     if wants_inception(spec):
         references = store_references(spec, store)
     else:
