@@ -13,7 +13,8 @@ import math
 
 # Columns that hold a variant label, and the header each gets once the label is a short id.
 VARIANT_COLUMNS = {"model": "variant", "a": "a", "b": "b"}
-SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "regressions")
+SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "regressions",
+                "group_comparisons", "geneval_summary")
 
 
 def _plain(value):
@@ -131,6 +132,19 @@ def print_variants(variants: list[dict], used: list[str]) -> None:
         print(f"  {ids[variant['variant']]:<4}{variant['model']}  {settings}".rstrip())
 
 
+def print_skills(summary: dict, variants: list[dict]) -> list[str]:
+    """GenEval's per-task table and the per-group rows and paired comparisons of the per-skill metrics."""
+    from tasks.reporting.skills import PER_SKILL_METRICS
+
+    used = print_rows(summary.get("geneval_summary") or [], "GenEval per task (overall = mean of the tasks)", variants,
+                      ["model", "task", "score", "correct", "images"])
+    groups = [m for m in summary["metrics"] if m["metric"] in PER_SKILL_METRICS and m["group"] != "all"]
+    used += print_rows(groups, "Per skill / task / category", variants, ["model", "metric", "group", "value", "ci_low", "ci_high", "n"])
+    pairs = [c for c in summary.get("group_comparisons") or [] if c["metric"] in PER_SKILL_METRICS]
+    return used + print_rows(pairs, "Paired comparisons per skill (a − b)", variants,
+                             ["a", "b", "metric", "group", "diff", "ci_low", "ci_high", "win_rate", "n"])
+
+
 def print_summary(summary: dict) -> None:
     """A finished run for a person: metrics of group `all`, paired comparisons, where the report is."""
     import sys
@@ -147,6 +161,7 @@ def print_summary(summary: dict) -> None:
     if summary["comparisons"]:
         used += print_rows(summary["comparisons"], "Paired comparisons (a − b)", variants,
                            ["a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n"])
+    used += print_skills(summary, variants)
     print_variants(variants, used)
     print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
     print(f"report: {summary['report']}")

@@ -81,6 +81,8 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "scores", scored.scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
+    for name, rows in scored.tables.items():  # per-skill tables (tasks/reporting/skills.py)
+        write_run_table(store, run_id, name, rows)
     baseline = baseline_run(store, spec.name, run_id)
     previous = baseline["run_id"] if baseline else None
     shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
@@ -116,6 +118,8 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "variants": [{"variant": v.variant_id, "model": v.model, "settings": dict(v.cell)} for v in prepared.variants],
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
+        "group_comparisons": scored.tables.get("group_comparisons", []),
+        "geneval_summary": scored.tables.get("geneval_summary", []),
         "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
         "shared_conditions": shared, "regressions": verdicts, "report": report,
         "regression_failed": spec.regression.fail and verdict == REGRESSED,

@@ -21,6 +21,7 @@ from tasks.plan.prepare import Prepared
 from tasks.plan.units import GenerationBatch, Item
 from tasks.reporting.outside import outside_section
 from tasks.reporting.report import html_table
+from tasks.reporting.skills import skill_outputs
 from tasks.reporting.sweeps import seed_summary
 from tasks.reporting.trade_off import trade_off_sections
 from tasks.stages.sets import fragility_section, score_sets
@@ -34,6 +35,7 @@ class Scored:
     metrics: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # further run tables by name (per-skill outputs)
 
 
 def missing_batches(store: Store, prepared: Prepared, size: int) -> list[GenerationBatch]:
@@ -101,11 +103,14 @@ def score_stage(ctx: RunContext) -> Scored:
     pairs = comparison_pairs(ctx.variants)
     boot = dict(resamples=spec.metrics.bootstrap, seed=spec.metrics.bootstrap_seed)
     metrics = enabled_metrics(spec)
+    by_metric = {}
     for metric in (m for m in metrics if m.kind == "sample"):
-        samples = sample_rows(ctx.items, metric.name, metric.score(ctx))
+        samples = by_metric[metric.name] = sample_rows(ctx.items, metric.name, metric.score(ctx))
         out.scores += samples
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
+    out.tables, skill_sections = skill_outputs(ctx, by_metric, pairs, boot)
+    out.sections += skill_sections
     out.sections += trade_off_sections(ctx, out.metrics)
     out.sections.append(outside_section(ctx.prepared))
     sets = [m for m in metrics if m.kind == "set"]
