@@ -142,7 +142,7 @@ def print_skills(summary: dict, variants: list[dict]) -> list[str]:
     used += print_rows(groups, "Per skill / task / category", variants, ["model", "metric", "group", "value", "ci_low", "ci_high", "n"])
     pairs = [c for c in summary.get("group_comparisons") or [] if c["metric"] in PER_SKILL_METRICS]
     return used + print_rows(pairs, "Paired comparisons per skill (a − b)", variants,
-                             ["a", "b", "metric", "group", "diff", "ci_low", "ci_high", "win_rate", "n"])
+                             ["a", "b", "metric", "group", "diff", "ci_low", "ci_high", "n"])
 
 
 def print_summary(summary: dict) -> None:
