@@ -80,6 +80,6 @@ def geneval_summaries(results: list[dict]) -> list[dict]:
 
 
 METRIC = register(Metric(
-    GENEVAL, "sample", "higher", "mean", "tests/metrics/test_geneval_rules.py", jobs, score,
+    GENEVAL, "sample", "higher", "mean", "tests/metrics/test_geneval_rules.py::test_counts_include_and_exclude", jobs, score,
     enabled=lambda spec: spec.metrics.geneval is not None,
 ))

@@ -90,3 +90,17 @@ def test_prompts_without_metadata_stop_before_anything_is_written(run, tmp_path,
     with pytest.raises(BadInput, match="prompt 'a unicorn reading a newspaper' has no GenEval metadata"):
         run_spec(str(spec), str(tmp_path / "store"))
     assert not list((tmp_path / "store").rglob("*.png"))
+
+
+def test_a_vlm_folder_without_processor_stops_before_anything_is_written(run, tmp_path, tiny_models):
+    import shutil
+
+    _, _, _, models = run
+    bare = tmp_path / "bare-vlm"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(models["vlm"] / name, bare / name)
+    spec = compositional_spec(tmp_path, tiny_models, {**models, "vlm": bare})
+    with pytest.raises(BadInput, match=r"metrics.vqascore.model '.*bare-vlm': folder has no processor"):
+        run_spec(str(spec), str(tmp_path / "store"))
+    assert not list((tmp_path / "store").rglob("*.png"))
