@@ -133,16 +133,18 @@ def print_variants(variants: list[dict], used: list[str]) -> None:
 
 
 def print_skills(summary: dict, variants: list[dict]) -> list[str]:
-    """GenEval's per-task table and the per-group rows and paired comparisons of the per-skill metrics."""
+    """GenEval's per-task table, then per metric read per skill its rows per group and paired comparisons per group."""
     from tasks.reporting.skills import PER_SKILL_METRICS
 
     used = print_rows(summary.get("geneval_summary") or [], "GenEval per task (overall = mean of the tasks)", variants,
                       ["model", "task", "score", "correct", "images"])
-    groups = [m for m in summary["metrics"] if m["metric"] in PER_SKILL_METRICS and m["group"] != "all"]
-    used += print_rows(groups, "Per skill / task / category", variants, ["model", "metric", "group", "value", "ci_low", "ci_high", "n"])
-    pairs = [c for c in summary.get("group_comparisons") or [] if c["metric"] in PER_SKILL_METRICS]
-    return used + print_rows(pairs, "Paired comparisons per skill (a − b)", variants,
-                             ["a", "b", "metric", "group", "diff", "ci_low", "ci_high", "n"])
+    for metric in PER_SKILL_METRICS:
+        groups = [m for m in summary["metrics"] if m["metric"] == metric and m["group"] != "all"]
+        used += print_rows(groups, f"{metric} per skill / task / category", variants, ["model", "group", "value", "ci_low", "ci_high", "n"])
+        pairs = [c for c in summary.get("group_comparisons") or [] if c["metric"] == metric]
+        used += print_rows(pairs, f"{metric}: paired comparisons per group (a − b)", variants,
+                           ["a", "b", "group", "diff", "ci_low", "ci_high", "n"])
+    return used
 
 
 def print_summary(summary: dict) -> None:

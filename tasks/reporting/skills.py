@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tasks.metrics.aggregate import compare_samples
+from tasks.metrics.aggregate import compare_samples, group_order
 from tasks.names import GENEVAL, GROUP_ALL, VQASCORE
 from tasks.reporting.report import html_table
 
@@ -31,7 +31,7 @@ def compare_by_group(samples: list[dict], metric: str, pairs: list[tuple[str, st
         for group in groups_of(s["condition_id"]):
             members.setdefault(group, []).append(s)
     rows = []
-    for group in sorted(members):
+    for group in sorted(members, key=group_order):
         for row in compare_samples(members[group], metric, pairs, resamples, seed):
             rows.append({**row, "group": group})
     return rows
