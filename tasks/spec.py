@@ -17,7 +17,7 @@ Task = Literal["text-to-image", "class-conditional", "image-to-image"]
 
 
 class PromptsSpec(Frozen):
-    source: Literal["builtin", "parti", "drawbench", "file", "hf"] = "builtin"
+    source: Literal["builtin", "parti", "drawbench", "geneval", "genai-bench", "file", "hf"] = "builtin"
     path: str | None = None
     split: str = "train"
     columns: dict[str, str] = Field(default_factory=dict)

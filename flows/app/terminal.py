@@ -14,7 +14,8 @@ import math
 # Columns that hold a variant label, and the header each gets once the label is a short id.
 VARIANT_COLUMNS = {"model": "variant", "a": "a", "b": "b"}
 SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "verdict",
-                "verdict_line", "verdict_rule", "worst_change", "baseline_refused", "library_note", "regressions")
+                "verdict_line", "verdict_rule", "worst_change", "baseline_refused", "library_note", "regressions",
+                "group_comparisons", "geneval_summary")
 
 
 def _plain(value):
@@ -132,6 +133,21 @@ def print_variants(variants: list[dict], used: list[str]) -> None:
         print(f"  {ids[variant['variant']]:<4}{variant['model']}  {settings}".rstrip())
 
 
+def print_skills(summary: dict, variants: list[dict]) -> list[str]:
+    """GenEval's per-task table, then per metric read per skill its rows per group and paired comparisons per group."""
+    from tasks.reporting.skills import PER_SKILL_METRICS
+
+    used = print_rows(summary.get("geneval_summary") or [], "GenEval per task (overall = mean of the tasks)", variants,
+                      ["model", "task", "score", "correct", "images"])
+    for metric in PER_SKILL_METRICS:
+        groups = [m for m in summary["metrics"] if m["metric"] == metric and m["group"] != "all"]
+        used += print_rows(groups, f"{metric} per skill / task / category", variants, ["model", "group", "value", "ci_low", "ci_high", "n"])
+        pairs = [c for c in summary.get("group_comparisons") or [] if c["metric"] == metric]
+        used += print_rows(pairs, f"{metric}: paired comparisons per group (a − b)", variants,
+                           ["a", "b", "group", "diff", "ci_low", "ci_high", "n"])
+    return used
+
+
 def print_summary(summary: dict) -> None:
     """A finished run for a person: metrics of group `all`, paired comparisons, where the report is."""
     import sys
@@ -148,6 +164,7 @@ def print_summary(summary: dict) -> None:
     if summary["comparisons"]:
         used += print_rows(summary["comparisons"], "Paired comparisons (a − b)", variants,
                            ["a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n"])
+    used += print_skills(summary, variants)
     print_variants(variants, used)
     print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
     print(f"report: {summary['report']}")

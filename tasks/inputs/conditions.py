@@ -13,6 +13,7 @@ def prompts_to_conditions(prompts: list[dict]) -> list[Condition]:
     rows = []
     for p in prompts:
         groups = tuple(f"{kind}:{p[kind]}" for kind in ("category", "challenge") if p.get(kind))
+        groups += tuple(f"skill:{s}" for s in p.get("skills") or ())  # GenAI-Bench's skill tags (several per prompt)
         tags = " · ".join(p[k] for k in ("category", "challenge") if p.get(k))
         rows.append(Condition(p["prompt_id"], {"prompt": p["text"]}, p["text"], f"{p['text']} ({tags})" if tags else p["text"],
                               groups, {"category": p.get("category"), "challenge": p.get("challenge")}))

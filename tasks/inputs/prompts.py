@@ -27,6 +27,8 @@ import pyarrow as pa
 from artifacts.errors import BadInput
 from artifacts.keys import sha256_text
 from tasks.inputs.builtin_prompts import BUILTIN_PROMPTS
+from tasks.inputs.genai_bench import genai_bench_rows
+from tasks.inputs.geneval_prompts import geneval_rows
 from tasks.inputs.hub import looks_like_hub_id
 from tasks.inputs.prompt_files import (FILE_SUFFIXES, PARTI_HUB_FILE, Table, columns_to_roles, datasets_to_table, file_to_table,
                                  parti_hub_to_table, shipped_parti_to_table)
@@ -53,6 +55,11 @@ def load_prompts(spec: PromptsSpec, base_dir: str | Path = ".") -> list[dict]:
     """The prompt rows a PromptsSpec selects: read, deduplicated, filtered, then sampled."""
     if spec.source == "builtin":
         name, rows = "prompts: builtin", builtin_prompts()
+    elif spec.source == "geneval":  # the shipped GenEval set: its task as the challenge
+        name, rows = "prompts: geneval", [_row(text, None, tag) for text, tag in geneval_rows()]
+    elif spec.source == "genai-bench":  # GenAI-Bench: its tier as the challenge, its skills as groups skill:<name>
+        name = "prompts: genai-bench"
+        rows = [{**_row(text, None, tier), "skills": list(skills)} for text, tier, skills in genai_bench_rows(spec.path, Path(base_dir))]
     else:
         name, (columns, records) = spec_to_table(spec, Path(base_dir))
         rows = table_to_prompts(columns, records, spec.columns, name)

@@ -63,7 +63,7 @@ def _hub_snapshot(ref: str, revision: str | None, kind: str, neither: str) -> st
             return str(DiffusionPipeline.download(ref, revision=revision))
         from huggingface_hub import snapshot_download  # offline: the cached snapshot, without diffusers' ~10 s import
 
-        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model"] + (
+        patterns = None if kind == "diffusers" else ["*.json", "*.txt", "*.safetensors", "*.model", "*.jinja"] + (
             ["*.pt"] if kind == "open_clip" else [])  # HPS v2 ships open_clip .pt checkpoints
         return snapshot_download(ref, revision=revision, allow_patterns=patterns, local_files_only=offline)
     except Exception as exc:  # the hub client raises many types for "offline" / "not found"

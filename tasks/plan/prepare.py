@@ -22,7 +22,7 @@ from tasks.plan.references import store_references, wants_inception
 from tasks.plan.outside_plan import OutsidePlan, conditions_from_images, plan_outside
 from tasks.values.units import Condition, GenerationBatch, Item, OutsideImages, Variant
 from tasks.spec import EvalSpec, load_spec
-from tasks.values.metric import with_settings
+from tasks.values.metric import enabled_metrics, with_settings
 
 
 class Prepared(BaseModel):
@@ -79,6 +79,9 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
         if getattr(cfg, "processor", None):
             out[f"{name}.processor"] = resolve_model(spec.resolve_path(cfg.processor), kind=kind,
                                                      who=f"metrics.{name}.processor", base_dir=spec.base_dir)
+        for field, extra_kind in metric.extra_models:  # GenEval's colour CLIP, say
+            out[f"{name}.{field}"] = resolve_model(spec.resolve_path(getattr(cfg, field)), kind=extra_kind,
+                                                   who=f"metrics.{name}.{field}", base_dir=spec.base_dir)
     return out
 
 
@@ -123,6 +126,9 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     outside: list[OutsidePlan] = [plan_outside(spec, i, conditions) for i, m in enumerate(spec.models) if m.outside]
     models |= {p.variant.model: p.model for p in outside}
     metric_models = resolve_metric_models(spec)
+    for metric in enabled_metrics(spec):  # what a metric cannot score is refused before anything is written
+        if metric.check is not None:
+            metric.check(spec, conditions, metric_models)
     if wants_inception(spec):
         references = store_references(spec, store)
     else:

@@ -1,5 +1,5 @@
 """The report's sections that read the scored rows: edit trade-offs, images made elsewhere, set-metric
-records, mean ± sd over seeds (in this order, between the tables and the ignored settings)."""
+records, mean ± sd over seeds, preceded by the per-skill tables (in this order, between the tables and the ignored settings)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from tasks.metrics.group_size import shown_rows
 from tasks.reporting.fragility import fragility_section
 from tasks.reporting.outside_note import outside_section
 from tasks.reporting.report import html_table
+from tasks.reporting.skills import skill_sections
 from tasks.reporting.sweeps import seed_summary
 from tasks.reporting.trade_off import trade_off_sections
 from tasks.values.context import RunContext
 from tasks.values.metric import enabled_metrics
+from tasks.values.scored import Scored
 
 
-def scored_sections(ctx: RunContext, metrics: list[dict]) -> list[str]:
-    """The sections of `metrics` (the score stage's rows, in its order); heatmap PNGs are written beside the report."""
-    sections = trade_off_sections(ctx, metrics)
+def scored_sections(ctx: RunContext, scored: Scored) -> list[str]:
+    """The sections of the score stage's rows and tables; heatmap PNGs are written beside the report."""
+    metrics = scored.metrics
+    sections = skill_sections(scored.tables)
+    sections += trade_off_sections(ctx, metrics)
     sections.append(outside_section(ctx.prepared))
     if any(m.kind == "set" for m in enabled_metrics(ctx.spec)):
         sections.append(fragility_section(shown_rows(metrics)))  # warnings of the rows the report shows

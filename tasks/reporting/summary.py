@@ -69,6 +69,8 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     write_run_table(store, run_id, "scores", scored.scores)
     write_run_table(store, run_id, "metrics", metrics)
     write_run_table(store, run_id, "comparisons", comparisons)
+    for name, rows in scored.tables.items():  # per-skill tables (tasks/reporting/skills.py)
+        write_run_table(store, run_id, name, rows)
     shown = shown_rows(metrics)  # per-group set metrics on too few images stay in metrics.parquet, flagged
     judged = against_baseline(ctx, scored.scores, shown)
     previous, verdicts, verdict = judged["previous_run"], judged["regressions"], judged["verdict"]
@@ -90,7 +92,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         f"<p class='warn'>{html.escape(left_out)}</p>" if left_out else "",
         html_table(comparisons, list(COMPARISON_COLUMNS), "Paired comparisons (a − b on the same prompts and seeds)"),
         baseline_section(judged),
-        *scored_sections(ctx, scored.metrics),
+        *scored_sections(ctx, scored),
         ignored_section(prepared.variants),
         image_grid(store, run_id, prepared.items, prepared.conditions, [v.variant_id for v in prepared.variants],
                    spec.report.grid_seeds),
@@ -103,6 +105,8 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "metrics": [_public(m, METRIC_COLUMNS) for m in metrics],
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         **judged, "verdict_line": line, "report": report,
+        "group_comparisons": scored.tables.get("group_comparisons", []),
+        "geneval_summary": scored.tables.get("geneval_summary", []),
         "regression_failed": spec.regression.fail and verdict == REGRESSED,
     }
     summary_rel = run_rel(run_id, "summary.json")

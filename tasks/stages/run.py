@@ -21,6 +21,7 @@ from tasks.plan.prepare import Prepared
 from tasks.values.units import GenerationBatch, Item
 from tasks.stages.sets import score_sets
 from tasks.values.scored import Scored
+from tasks.reporting.skills import skill_tables
 
 
 def missing_batches(store: Store, prepared: Prepared, size: int) -> list[GenerationBatch]:
@@ -88,11 +89,13 @@ def score_stage(ctx: RunContext) -> Scored:
     pairs = comparison_pairs(ctx.variants)
     boot = dict(resamples=spec.metrics.bootstrap, seed=spec.metrics.bootstrap_seed)
     metrics = enabled_metrics(spec)
+    by_metric = {}
     for metric in (m for m in metrics if m.kind == "sample"):
-        samples = sample_rows(ctx.items, metric.name, metric.score(ctx))
+        samples = by_metric[metric.name] = sample_rows(ctx.items, metric.name, metric.score(ctx))
         out.scores += samples
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
+    out.tables = skill_tables(ctx, by_metric, pairs, boot)
     sets = [m for m in metrics if m.kind == "set"]
     if sets:
         out.metrics += score_sets(ctx, sets)

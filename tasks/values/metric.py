@@ -23,7 +23,7 @@ import pkgutil
 import sys
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Sequence
 
 from artifacts.errors import BadInput
 from tasks.values.extraction import Extractor, Job
@@ -55,6 +55,10 @@ class Metric:
     needs_reference: the spec must have a `reference:` section when it is enabled.
     rank: where its rows stand among the metrics' (ours 10, 20, ...; ties in registration order).
     enabled(spec): whether the spec asks for it, where the rules above do not say (plug-ins: module docstring).
+    extra_models: further models its settings name, as (settings field, kind of folder); each is resolved with
+        the run's metric models under `<key>.<field>` (GenEval's colour CLIP: `geneval.clip_model`).
+    check(spec, conditions, metric_models): refuses input it cannot score (BadInput), called by prepare before
+        anything is written (a prompt without the metadata it reads, a model folder without its processor).
     """
 
     name: str
@@ -68,6 +72,8 @@ class Metric:
     needs_reference: bool = False
     rank: int = 1000
     enabled: Callable[["EvalSpec"], bool] | None = None
+    extra_models: tuple[tuple[str, str], ...] = ()
+    check: Callable[["EvalSpec", Sequence[Any], dict[str, Any]], None] | None = None
     module: str = ""
 
     kind: ClassVar[Literal["sample", "set"]]

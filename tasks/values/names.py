@@ -12,6 +12,8 @@ FD_DINOV2 = "fd_dinov2"
 CMMD = "cmmd"
 PICKSCORE = "pickscore"
 HPSV2 = "hpsv2"
+GENEVAL = "geneval"
+VQASCORE = "vqascore"
 
 GROUP_ALL = "all"
 

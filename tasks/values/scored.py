@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Scored:
-    """Per-image score rows, metric rows and paired comparisons of one run."""
+    """Per-image score rows, metric rows, paired comparisons and further tables (by name) of one run."""
 
     scores: list[dict] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)  # further run tables by name (per-skill outputs)
