@@ -226,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="diffeval: %(levelname)s: %(message)s", stream=sys.stderr)
     from flows.interrupt import run_interruptible
-    from tasks.reporting.summary import RegressionFailed
 
     try:
         code = run_interruptible(_dispatch, args) if args.command in INTERRUPTIBLE else _dispatch(args)
@@ -239,11 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except RegressionFailed as exc:
+    except Exception as exc:
+        if not _regression_failed(exc):
+            raise
         if getattr(args, "json", False):
             _print_summary(exc.summary, True)
         print(f"diffeval: {exc}", file=sys.stderr)
         return EXIT_REGRESSION
+
+
+def _regression_failed(exc: Exception) -> bool:
+    """Whether exc is a RegressionFailed, without importing the run machinery (torch) into store-only commands:
+    where its module was never imported, nothing can have raised one."""
+    summary = sys.modules.get("tasks.reporting.summary")
+    return summary is not None and isinstance(exc, summary.RegressionFailed)
 
 
 if __name__ == "__main__":

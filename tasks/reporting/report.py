@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
-from tasks.plan.units import Condition, Item
+
+if TYPE_CHECKING:  # annotations only: `inspect` prints numbers with fmt_number and must not load pydantic
+    from tasks.plan.units import Condition, Item
 
 GRID_ROWS = 60
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
