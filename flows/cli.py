@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     sets.add_argument("--resize", default=None, choices=["none", "clean", "legacy"], help="resize mode (default: the spec's, else none)")
     sets.add_argument("--resize-to", default=None, type=int, help="resize target (default 299 with a resize mode)")
     sets.add_argument("--small", default=None, choices=["error", "upscale", "skip"], help="images smaller than the crop")
+    server = sub.add_parser("server", help="the local Prefect server that runs use when no PREFECT_API_URL is set")
+    server.add_argument("action", choices=["status", "stop"], help="status: where it is and whether it answers; "
+                        "stop: stop it (the next run starts it again)")
     add_arena_parser(sub, store)
     return parser
 
@@ -98,6 +101,7 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
 
     from artifacts.store import Store
     from flows.evaluate import evaluate
+    from flows.local_server import local_api
     from flows.quiet import quiet_one_line_errors
     from flows.runners import runner_settings
     from tasks.plan.prepare import prepare
@@ -111,7 +115,7 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), local_api():
         return evaluate(spec_path=spec_path, store=store, prepared=prepared, runner=runner)
 
 
@@ -211,10 +215,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
     elif args.command == "serve":
         from flows.deploy import serve
+        from flows.local_server import local_api
 
         if API_LOGS_OFF_HERE:
             os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
-        serve(args.spec, args.cron, args.name, args.store)
+        with local_api():  # a served deployment needs an API that outlives a run: the local server at least
+            serve(args.spec, args.cron, args.name, args.store)
+    elif args.command == "server":
+        from flows.local_server import prefect_home, server_status, stop_server
+
+        print(stop_server(prefect_home()) if args.action == "stop" else server_status(prefect_home()))
     elif args.command == "sets":
         _sets(args)
     elif args.command == "arena":
