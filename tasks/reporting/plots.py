@@ -19,6 +19,7 @@ from tasks.metrics.aggregate import group_order
 from tasks.names import GROUP_ALL
 from tasks.plan.units import Variant
 from tasks.reporting.heatmap import grid_to_heatmap_png
+from tasks.reporting.plot_cache import kept
 
 MAX_GROUPS = 25  # groups per forest plot: past that a plot stops being readable; the table below has them all
 MAX_MARKERS = 100  # model x group markers per forest plot: many sweep variants show fewer groups
@@ -63,6 +64,7 @@ def _error_bar(row: dict) -> tuple[float, float]:
     return max(row["value"] - row["ci_low"], 0.0), max(row["ci_high"] - row["value"], 0.0)
 
 
+@kept
 def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, int]:
     """One metric's forest plot: a row of markers per group, one per model, with its CI as a bar.
 
@@ -98,6 +100,7 @@ def _ordered(values) -> list:
     return sorted(dict.fromkeys(values), key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0, str(v)))
 
 
+@kept
 def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: list[str], direction: int) -> bytes:
     """A metric (group `all`) against each swept setting: a panel per setting, each variant a point with
     its CI, and per model a line through the mean over the other settings."""

@@ -19,6 +19,7 @@ from tasks.names import COMPARISON_COLUMNS, METRIC_COLUMNS
 from tasks.plan.context import RunContext
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
+from tasks.reporting.plot_cache import plots_kept_in
 from tasks.reporting.report import fmt_number, html_table, image_grid, write_report
 from tasks.stages.run import Scored
 from tasks.reporting.verdicts import REGRESSED as WORSE, sample_verdicts, set_verdicts, shared_conditions
@@ -89,13 +90,15 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     left_out = left_out_note(metrics, spec.metrics.min_group_images)
     history = _history_rows(prepared, run_id, previous, verdict, metrics, verdicts)
     append_history(store, history)  # before register_run: readers keep registered runs' rows only
+    with plots_kept_in(store):  # values unchanged since an earlier run: its plots, from the store
+        glance = glance_sections(shown, comparisons, prepared.variants,
+                                 f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else "")
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
         # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
-        *glance_sections(shown, comparisons, prepared.variants,
-                         f"Against baseline run {previous}: {verdict} ({_shared_note(shared)})." if previous else ""),
+        *glance,
         trend_section(read_history(store, spec.name) + history, spec.report.trend_runs),
         "<h2>Tables</h2>",
         html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
