@@ -215,12 +215,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
     elif args.command == "serve":
         from flows.deploy import serve
-        from flows.local_server import local_api
 
         if API_LOGS_OFF_HERE:
             os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
-        with local_api():  # a served deployment needs an API that outlives a run: the local server at least
-            serve(args.spec, args.cron, args.name, args.store)
+        serve(args.spec, args.cron, args.name, args.store)
     elif args.command == "server":
         from flows.local_server import prefect_home, server_status, stop_server
 
