@@ -27,7 +27,7 @@ def read_run_table(store: Store, run_id: str, name: str) -> list[dict]:
     rel = run_rel(run_id, f"{name}.parquet")
     if not store.exists(rel):
         return []
-    return pq.ParquetFile(io.BytesIO(store.read_bytes(rel))).read().to_pylist()
+    return tables.parquet_file(store.read_bytes(rel)).read(use_threads=False).to_pylist()
 
 
 def register_run(store: Store, run_id: str, spec_name: str, task: str, status: str, summary_rel: str,

@@ -129,11 +129,23 @@ def _parse_part(store: Store, rel: str, payload: bytes, columns: list[str] | Non
     if sha256_bytes(payload) != rel.rsplit("/", 1)[1].removesuffix(".parquet"):
         log.warning("%s: corrupt table part ignored; its rows will be recomputed", store.path(rel))
         return None
-    # ParquetFile, not read_table: the latter imports pyarrow.dataset (and pandas), 0.5 s per process.
-    part = pq.ParquetFile(io.BytesIO(payload))
+    part = parquet_file(payload)
     if columns is not None and WRITTEN not in columns and WRITTEN in part.schema_arrow.names:
         columns = [*columns, WRITTEN]
-    return part.read(columns=columns)
+    return part.read(columns=columns, use_threads=False)
+
+
+def parquet_file(payload: bytes) -> pq.ParquetFile:
+    """A Parquet file in memory, to be read with `use_threads=False` (as every reader of store bytes does).
+
+    ParquetFile, not read_table: the latter imports pyarrow.dataset (and pandas), 0.5 s per process.
+    No threads: a threaded read leaves tasks in Arrow's thread pool that hold the last reference to
+    the Python bytes; one finishing late, while the interpreter exits, needs the GIL for it, is made to
+    exit by Python inside C++ code, and aborts the process (`terminate called without an active
+    exception`, exit 134). BufferReader rather than BytesIO: read from a Python file, Arrow starts its
+    IO thread pool even without threads. These parts are small; a thread pool gains nothing here.
+    """
+    return pq.ParquetFile(pa.BufferReader(payload))
 
 
 def _first_stamp(part: pa.Table) -> int:
@@ -148,10 +160,12 @@ def in_write_order(table: pa.Table) -> pa.Table:
     """`table` sorted by WRITTEN (stable, rows without it first); untouched when already in order."""
     if WRITTEN not in table.column_names:
         return table
-    stamps = pc.fill_null(table.column(WRITTEN), -1).to_numpy()
-    if np.all(stamps[1:] >= stamps[:-1]):  # the usual case: parts sorted by their first row suffice
-        return table
-    return table.take(np.argsort(stamps, kind="stable"))
+    # Arrow compute only: converting to numpy, or making a scalar from a Python int, imports pandas (0.5 s).
+    stamps = table.column(WRITTEN).combine_chunks()
+    if stamps.null_count == 0 and not pc.any(pc.less(stamps[1:], stamps[:-1])).as_py():
+        return table  # the usual case: parts sorted by their first row suffice
+    keys = pa.Table.from_arrays([pc.is_valid(stamps), stamps], names=["valid", "stamp"])  # rows without a stamp first
+    return table.take(pc.sort_indices(keys, sort_keys=[("valid", "ascending"), ("stamp", "ascending")]))  # stable
 
 
 def latest_by(table: pa.Table | None, key_column: str) -> dict[str, dict]:

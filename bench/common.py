@@ -35,6 +35,7 @@ def bench_setup(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")  # as the CLI does
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # as the CLI: 20 s is short here
     sys.path.insert(0, str(REPO))
     import torch
 

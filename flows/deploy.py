@@ -64,6 +64,9 @@ def serve(spec_path: str, cron: str, name: str = SERVE_NAME, store: str | None =
     """Check the spec and the name, then serve its deployment from this process until interrupted."""
     from prefect import serve as prefect_serve
 
+    from flows.local_server import local_api
+
     deployment = build_deployment(spec_path, cron, name, store)
-    check_serve_name(name)
-    prefect_serve(deployment)
+    with local_api():  # checked input first; then the configured API, else the local server (it outlives this process)
+        check_serve_name(name)
+        prefect_serve(deployment)

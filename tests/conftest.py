@@ -22,6 +22,15 @@ import torch  # noqa: E402
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _local_server_stopped():
+    """A CLI run with no PREFECT_API_URL starts the local Prefect server in this session's home: stop it at the end."""
+    yield
+    from flows.local_server import stop_server
+
+    stop_server(Path(_HOME))
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Every tiny random-weight model, built once per test session."""

@@ -32,8 +32,10 @@ def run_arena(args: argparse.Namespace) -> int:
         raise BadInput("--min-votes and --resamples: must be at least 1")
     if args.report:
         from flows.arena_report import arena_report
+        from flows.local_server import local_api
 
-        result = arena_report(store=args.store, runs=args.run, min_votes=args.min_votes, resamples=args.resamples)
+        with local_api():
+            result = arena_report(store=args.store, runs=args.run, min_votes=args.min_votes, resamples=args.resamples)
         print(f"report: {result['report']}")
         return 0
     from artifacts.store import Store

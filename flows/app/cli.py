@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     sets.add_argument("--resize", default=None, choices=["none", "clean", "legacy"], help="resize mode (default: the spec's, else none)")
     sets.add_argument("--resize-to", default=None, type=int, help="resize target (default 299 with a resize mode)")
     sets.add_argument("--small", default=None, choices=["error", "upscale", "skip"], help="images smaller than the crop")
+    server = sub.add_parser("server", help="the local Prefect server that runs use when no PREFECT_API_URL is set")
+    server.add_argument("action", choices=["status", "stop"], help="status: where it is and whether it answers; "
+                        "stop: stop it (the next run starts it again)")
     add_arena_parser(sub, store)
     return parser
 
@@ -100,6 +103,7 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
     from artifacts.store import Store
     from flows.evaluate import evaluate
     from flows.app.quiet import quiet_one_line_errors
+    from flows.local_server import local_api
     from flows.runners import runner_settings
     from tasks.plan.prepare import prepare
     from tasks.spec import load_spec
@@ -112,11 +116,12 @@ def run_spec(spec_path: str, store: str | None, runner: dict | None = None) -> d
     # Heartbeats detect crashed runs of deployments (`serve` keeps them). For a run started here the
     # process itself reports a crash, and the heartbeat thread, sleeping in 1 s steps, would add up to
     # a second to every run's exit.
-    updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    if API_LOGS_OFF_HERE and PREFECT_API_URL.value():  # a running server: the UI shows the run's log lines
-        updates[PREFECT_LOGGING_TO_API_ENABLED] = True
-    with temporary_settings(updates=updates):
-        return evaluate(spec_path=spec_path, store=store, prepared=prepared, runner=runner)
+    with local_api():  # no PREFECT_API_URL: the local server, started once and reused (flows/local_server.py)
+        updates = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        if API_LOGS_OFF_HERE and PREFECT_API_URL.value():  # a server that outlives the run: the UI shows its log lines
+            updates[PREFECT_LOGGING_TO_API_ENABLED] = True
+        with temporary_settings(updates=updates):
+            return evaluate(spec_path=spec_path, store=store, prepared=prepared, runner=runner)
 
 
 def _print_summary(summary: dict, as_json: bool) -> None:
@@ -229,6 +234,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         if API_LOGS_OFF_HERE:
             os.environ.pop("PREFECT_LOGGING_TO_API_ENABLED", None)
         serve(args.spec, args.cron, args.name, args.store)
+    elif args.command == "server":
+        from flows.local_server import prefect_home, server_status, stop_server
+
+        print(stop_server(prefect_home()) if args.action == "stop" else server_status(prefect_home()))
     elif args.command == "sets":
         _sets(args)
     elif args.command == "arena":
@@ -243,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
 
     keep_summary_off_terminal()  # the flow logs its closing lines for the Prefect UI; the terminal gets print_summary
     from flows.app.interrupt import run_interruptible
-    from tasks.reporting.summary import RegressionFailed
 
     try:
         code = run_interruptible(_dispatch, args) if args.command in INTERRUPTIBLE else _dispatch(args)
@@ -256,10 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"diffeval: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except RegressionFailed as exc:
+    except Exception as exc:
+        if not _regression_failed(exc):
+            raise
         _print_summary(exc.summary, getattr(args, "json", False))
         print(f"diffeval: {exc}", file=sys.stderr)
         return EXIT_REGRESSION
+
+
+def _regression_failed(exc: Exception) -> bool:
+    """Whether exc is a RegressionFailed, without importing the run machinery (torch) into store-only commands:
+    where its module was never imported, nothing can have raised one."""
+    summary = sys.modules.get("tasks.reporting.summary")
+    return summary is not None and isinstance(exc, summary.RegressionFailed)
 
 
 if __name__ == "__main__":

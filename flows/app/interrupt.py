@@ -60,15 +60,14 @@ def _handler(context: contextvars.Context) -> Callable[[int, Any], None]:
     def on_signal(signum: int, frame: Any) -> None:
         for sig in SIGNALS:  # a second Ctrl-C must not cut the clean-up short and orphan the server
             signal.signal(sig, signal.SIG_IGN)
-        stderr = _silence_stderr()
-        os.write(stderr, (_tty_reset(stderr) + interrupted_line(signum) + "\n").encode())
-        _bounded(_cancel_flow_run, context, signum)
-        _stop_temporary_server()
         try:
+            stderr = _silence_stderr()
+            os.write(stderr, (_tty_reset(stderr) + interrupted_line(signum) + "\n").encode())
+            _bounded(_cancel_flow_run, context, signum)
+            _stop_temporary_server()
             sys.stdout.flush()  # what earlier runs of `demo` printed
-        except (OSError, ValueError):
-            pass
-        os._exit(128 + signum)
+        finally:  # whatever a clean-up step raised: left to propagate, it would keep the process alive
+            os._exit(128 + signum)
 
     return on_signal
 
@@ -119,10 +118,11 @@ def _cancel_flow_run(context: contextvars.Context, signum: int) -> None:
 
 def _stop_temporary_server() -> None:
     """Stop the uvicorn subprocess Prefect started as its temporary API server, if it did."""
-    module = sys.modules.get("prefect.server.api.server")
-    if module is None:
+    # Half imported (another thread is importing it as the signal comes): then no server was started from it.
+    server_class = getattr(sys.modules.get("prefect.server.api.server"), "SubprocessASGIServer", None)
+    if server_class is None:
         return
-    process = module.SubprocessASGIServer().server_process  # the instance `get_client` starts with no PREFECT_API_URL
+    process = server_class().server_process  # the instance `get_client` starts with no PREFECT_API_URL
     if process is None:
         return
     process.terminate()

@@ -20,6 +20,7 @@ from tasks.values.names import GROUP_ALL
 from tasks.values.units import Variant
 from tasks.reporting.heatmap import grid_to_heatmap_png
 from tasks.reporting.sweeps import heatmap_grid, ordered_values
+from tasks.reporting.plot_cache import kept
 
 MAX_GROUPS = 25  # groups per forest plot: past that a plot stops being readable; the table below has them all
 MAX_MARKERS = 100  # model x group markers per forest plot: many sweep variants show fewer groups
@@ -64,6 +65,7 @@ def _error_bar(row: dict) -> tuple[float, float]:
     return max(row["value"] - row["ci_low"], 0.0), max(row["ci_high"] - row["value"], 0.0)
 
 
+@kept
 def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, int]:
     """One metric's forest plot: a row of markers per group, one per model, with its CI as a bar.
 
@@ -94,6 +96,7 @@ def forest_png(rows: list[dict], metric: str, direction: int) -> tuple[bytes, in
     return figure_to_png(fig), cut
 
 
+@kept
 def sweep_png(rows: list[dict], variants: Sequence[Variant], metric: str, axes: list[str], direction: int) -> bytes:
     """A metric (group `all`) against each swept setting: a panel per setting, each variant a point with
     its CI, and per model a line through the mean over the other settings."""

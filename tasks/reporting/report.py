@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from artifacts.store import Store, image_rel, ref_rel, run_rel
 from tasks.models.provenance import provenance_line
-from tasks.values.units import Condition, Item
+
+if TYPE_CHECKING:  # annotations only: `inspect` prints numbers with fmt_number and must not load pydantic
+    from tasks.values.units import Condition, Item
 
 GRID_ROWS = 60
 FOLD_ROWS = 12  # a table longer than this (past the first screen) starts folded: its caption opens it

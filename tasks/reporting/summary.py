@@ -21,6 +21,7 @@ from tasks.values.context import RunContext
 from tasks.values.scored import Scored
 from tasks.plan.prepare import Prepared
 from tasks.reporting.glance import glance_sections
+from tasks.reporting.plot_cache import plots_kept_in
 from tasks.reporting.report import fmt_number, html_table, image_grid, provenance_footer, write_report
 from tasks.reporting.sections import scored_sections
 from tasks.reporting.verdicts import REGRESSED as WORSE
@@ -79,12 +80,14 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     earlier, trend_note = comparable_history(store, spec.name, judged["extractors"])
     append_history(store, history)  # before register_run: readers keep registered runs' rows only
     line = verdict_line({**judged, "spec": spec.name})
+    with plots_kept_in(store):  # values unchanged since an earlier run: its plots, from the store
+        glance = glance_sections(shown, comparisons, prepared.variants, line)
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
         # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
-        *glance_sections(shown, comparisons, prepared.variants, line),
+        *glance,
         trend_section(earlier + history, spec.report.trend_runs, trend_note),
         "<h2>Tables</h2>",
         html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "

@@ -37,9 +37,10 @@ def _session(sid: int) -> list[int]:
 def test_signal_during_generation_stops_cleanly_then_resumes(signum, tmp_path, tiny_models):
     spec = t2i_spec(tmp_path, tiny_models, prompts=PROMPTS, generation={"batch_size": 2, "steps": 4})
     store = tmp_path / "store"
-    # No PREFECT_API_URL: the run starts Prefect's temporary server, the process that used to be orphaned.
+    # No PREFECT_API_URL and the local server opted out: the run starts Prefect's temporary server, the process
+    # that used to be orphaned (the local server, which stays, is tests/flows/test_local_server.py's).
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env |= {"OMP_NUM_THREADS": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
+    env |= {"OMP_NUM_THREADS": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300", "DIFFEVAL_LOCAL_SERVER": "0"}
     with open(tmp_path / "stderr", "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
                                 env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
