@@ -232,8 +232,9 @@ class EvalSpec(Frozen):
             self.generation_for(model)
         if self.task == "class-conditional" and self.classes is None and not all(m.outside for m in self.models):
             raise ValueError("task class-conditional needs a classes: {words: [...]} or {ids: [...]} section")
-        if (self.metrics.fid or self.metrics.kid or self.metrics.fd_dinov2 or self.metrics.cmmd) and self.reference is None:
-            raise ValueError("metrics fid/kid/fd_dinov2/cmmd need a reference: {path: ...} section with real images")
+        m = self.metrics
+        if (m.fid or m.kid or m.fd_dinov2 or m.cmmd or m.prdc or m.prdc_dinov2) and self.reference is None:
+            raise ValueError("metrics fid/kid/fd_dinov2/cmmd/prdc/prdc_dinov2 need a reference: {path: ...} section with real images")
         if isinstance(self.report.grid_seeds, list):
             seeds = {s for m in self.models for cell in self.sweep.cells() for s in self.generation_for(m, cell).seeds}
             if not set(self.report.grid_seeds) <= seeds:

@@ -64,6 +64,39 @@ class Hpsv2Spec(Frozen):
     batch_size: int = Field(default=32, gt=0)
 
 
+class PrdcSpec(Frozen):
+    """Precision / recall (k nearest_k, Kynkaenniemi et al.) and density / coverage (k density_k, Naeem et al.)
+    on the FID Inception's pool features."""
+
+    nearest_k: int = Field(default=3, gt=0)
+    density_k: int = Field(default=5, gt=0)
+
+
+class PrdcDinov2Spec(PrdcSpec):
+    """The same four on DINOv2 CLS features (the FD-DINOv2 extractor: one cache when the model is the same)."""
+
+    model: str = "facebook/dinov2-large"
+    batch_size: int = Field(default=32, gt=0)
+
+
+class AestheticSpec(Frozen):
+    """LAION's aesthetic predictor: a head (.pth state dict: v2 MLP or v1 linear) on L2-normalised CLIP image embeddings."""
+
+    model: str = "openai/clip-vit-large-patch14"
+    checkpoint: str  # e.g. sac+logos+ava1-l14-linearMSE.pth (improved-aesthetic-predictor); a path
+    batch_size: int = Field(default=32, gt=0)
+
+
+class TextRenderingSpec(Frozen):
+    """Text in images: an OCR model reads each image of a prompt asking for text; OneIG-Bench's scores."""
+
+    model: str = "microsoft/trocr-base-printed"
+    reader: Literal["trocr"] = "trocr"  # tasks/extractors/ocr.py READERS: how the model is run
+    max_new_tokens: int = Field(default=128, gt=0)
+    column: str | None = None  # a prompt-file column holding the text to render; else quoted strings of the prompt
+    batch_size: int = Field(default=16, gt=0)
+
+
 class MetricsSpec(Frozen):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -76,6 +109,10 @@ class MetricsSpec(Frozen):
     cmmd: CmmdSpec | None = None
     pickscore: PickScoreSpec | None = None
     hpsv2: Hpsv2Spec | None = None
+    prdc: PrdcSpec | None = None
+    prdc_dinov2: PrdcDinov2Spec | None = None
+    aesthetic: AestheticSpec | None = None
+    text_rendering: TextRenderingSpec | None = None
     inception_weights: str | None = None
     bootstrap: int = Field(default=1000, ge=1000)
     bootstrap_seed: int = 0

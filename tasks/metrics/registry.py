@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "diffeval.metrics"
 BUILTIN = ("tasks.metrics.clip_score", "tasks.metrics.directional", "tasks.metrics.fid", "tasks.metrics.kid",
            "tasks.metrics.inception_score", "tasks.metrics.fd_dinov2", "tasks.metrics.cmmd", "tasks.metrics.pickscore",
-           "tasks.metrics.hpsv2")
+           "tasks.metrics.hpsv2", "tasks.metrics.prdc", "tasks.metrics.aesthetic", "tasks.metrics.text_rendering")
 
 
 @dataclass(frozen=True)

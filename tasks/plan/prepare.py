@@ -66,7 +66,8 @@ class Prepared(BaseModel):
 
 # The metrics that score with a model of their own, and the kind of folder it is.
 METRIC_MODEL_KINDS = {"clip_score": "clip", "clip_directional_similarity": "clip", "fd_dinov2": "dinov2",
-                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip"}
+                      "cmmd": "clip", "pickscore": "clip", "hpsv2": "open_clip", "prdc_dinov2": "dinov2", "aesthetic": "clip",
+                      "text_rendering": "ocr"}
 
 
 def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
