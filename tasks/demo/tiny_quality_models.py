@@ -65,6 +65,9 @@ def build_trocr(out: Path, seed: int = 5, image_size: int = 64) -> Path:
                           decoder_ffn_dim=64, max_position_embeddings=64, decoder_start_token_id=ids["bos_token_id"], **ids)
     with _seeded(seed):
         model = VisionEncoderDecoderModel(encoder=ViTModel(encoder, add_pooling_layer=False), decoder=TrOCRForCausalLM(decoder))
+    with torch.no_grad():  # specials never win greedy decoding, so the random reader reads max_new_tokens tokens of text
+        for i in set(ids.values()):
+            model.decoder.output_projection.weight[i] = 0.0
     model.config.decoder_start_token_id = ids["bos_token_id"]
     model.config.pad_token_id, model.config.eos_token_id = ids["pad_token_id"], ids["eos_token_id"]
     model.generation_config.decoder_start_token_id = ids["bos_token_id"]

@@ -20,6 +20,7 @@ from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
 from tasks.plan.units import GenerationBatch, Item
 from tasks.reporting.outside import outside_section
+from tasks.reporting.quality import quality_sections
 from tasks.reporting.report import html_table
 from tasks.reporting.sweeps import seed_summary
 from tasks.reporting.trade_off import trade_off_sections
@@ -102,12 +103,13 @@ def score_stage(ctx: RunContext) -> Scored:
     boot = dict(resamples=spec.metrics.bootstrap, seed=spec.metrics.bootstrap_seed)
     metrics = enabled_metrics(spec)
     for metric in (m for m in metrics if m.kind == "sample"):
-        samples = sample_rows(ctx.items, metric.name, metric.score(ctx))
+        samples = [s for s in sample_rows(ctx.items, metric.name, metric.score(ctx)) if not math.isnan(s["value"])]  # NaN: not scored
         out.scores += samples
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)
     out.sections += trade_off_sections(ctx, out.metrics)
     out.sections.append(outside_section(ctx.prepared))
+    out.sections += quality_sections(ctx)
     sets = [m for m in metrics if m.kind == "set"]
     if sets:
         out.metrics += score_sets(ctx, sets)
