@@ -89,7 +89,9 @@ def cached_prdc(real: np.ndarray, fake: np.ndarray, nearest_k: int, density_k: i
 
 def _fit(section: str, suffix: str):
     def fit(spec, n_real: int, n_fake: int) -> tuple[dict, list[str]]:
-        cfg, room = getattr(spec.metrics, section), min(n_real, n_fake) - 1
+        from tasks.spec_metrics import PrdcSpec
+
+        cfg, room = getattr(spec.metrics, section) or PrdcSpec(), min(n_real, n_fake) - 1  # `diffeval sets --metric`: defaults
         used = {f"prdc_{suffix}_nearest_k": max(1, min(cfg.nearest_k, room)), f"prdc_{suffix}_density_k": max(1, min(cfg.density_k, room))}
         cut = [f"prdc_{suffix} k {want} -> {used[key]}" for key, want in
                ((f"prdc_{suffix}_nearest_k", cfg.nearest_k), (f"prdc_{suffix}_density_k", cfg.density_k)) if used[key] < want]
@@ -112,7 +114,8 @@ def register_prdc(suffix: str, section: str, jobs, features, column: str, test: 
             values = cached_prdc(real[column], fake[column], used[f"prdc_{suffix}_nearest_k"], used[f"prdc_{suffix}_density_k"])
             return [(f"{name}_{suffix}", values[name])]
         out.append(register(Metric(f"{name}_{suffix}", "set", "higher", "set", test, jobs, score,
-                                   enabled=lambda spec: getattr(spec.metrics, section) is not None,
+                                   enabled=lambda spec, name=name: getattr(spec.metrics, section) is not None
+                                   or f"{name}_{suffix}" in spec.metrics.options,
                                    fit=fit if i == 0 else _quiet_fit(fit), features=features, module=__name__)))
     return out
 

@@ -72,3 +72,37 @@ def test_too_few_images_is_one_line():
     real, fake = _sets(n_real=3, n_fake=10)
     with pytest.raises(BadInput, match="k = 3 needs more than 3 images"):
         features_to_precision_recall(real, fake, 3)
+
+
+def _spec(**metrics):
+    from tasks.spec import spec_from_dict
+
+    return spec_from_dict({"name": "s", "task": "class-conditional", "classes": {"words": ["tench"]},
+                           "models": [{"name": "m", "path": "x"}], "reference": {"path": "refs"},
+                           "metrics": {"prdc": {}, **metrics}})
+
+
+def test_registered_per_extractor_with_the_fid_group_size_rule():
+    from tasks.metrics.group_size import flag_small_groups
+    from tasks.metrics.registry import direction, enabled_metrics
+    from tasks.stages.sets import fitted_settings
+
+    spec = _spec()
+    names = [m.name for m in enabled_metrics(spec)]
+    assert names == ["precision_inception", "recall_inception", "density_inception", "coverage_inception"]
+    assert all(direction(n) == 1 for n in names + ["coverage_dinov2"])
+    # A set too small for k is scored with k cut to fit, said once (as KID's subset size).
+    used, cut = fitted_settings(spec, 4, 100)
+    assert used == {"prdc_inception_nearest_k": 3, "prdc_inception_density_k": 3} and cut == ["prdc_inception k 5 -> 3"]
+    # Per-class rows under metrics.min_group_images are flagged like FID's; `all` rows never are.
+    rows = [{"group": g, "metric": "precision_inception", "record": {"n_real": 10, "n_fake": n}} for g, n in
+            (("all", 10), ("class:tench", 10), ("class:goldfish", 60))]
+    assert [r["below_min_images"] for r in flag_small_groups(rows, 50)] == [False, True, True]
+    assert [r["below_min_images"] for r in flag_small_groups(rows, 10)] == [False, False, False]
+
+
+def test_a_spec_without_reference_images_is_one_line():
+    from tasks.spec import spec_from_dict
+
+    with pytest.raises(BadInput, match="prdc/prdc_dinov2 need a reference"):
+        spec_from_dict({"name": "s", "models": [{"name": "m", "path": "x"}], "metrics": {"prdc_dinov2": {}}})
