@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ def load_trocr(resolved: ResolvedModel, device: str, max_new_tokens: int) -> Rea
         ids = model.generate(pixels, max_new_tokens=max_new_tokens)
         return processor.batch_decode(ids, skip_special_tokens=True)
 
+    read.model, read.processor = model, processor  # for benches: the same loaded objects
     return read
 
 
@@ -84,8 +85,3 @@ def ocr_extractor(resolved: ResolvedModel, reader: str, device: str, max_new_tok
         return {"codes": texts_to_codes([t for s in range(0, len(images), batch_size) for t in read(images[s : s + batch_size])])}
 
     return Extractor(f"ocr-{reader}", ocr_fingerprint(resolved, reader, max_new_tokens), "images", batch, batch_size)
-
-
-def ocr_texts(read: Reader, images: list[Any]) -> list[str]:
-    """A reader over images, for benches and tests that skip the cache."""
-    return read(images)
