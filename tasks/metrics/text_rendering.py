@@ -1,7 +1,8 @@
 """Text rendering: does the image show the text its prompt asks for? OneIG-Bench's text scores.
 
-Which text: the prompt's quoted strings ("...", “...”, or '...' not part of a word: PartiPrompts'
-Writing & Symbols, DrawBench's Text); prompts without any are left out and counted. An OCR model reads
+Which text: the prompt file's `column` (metrics.text_rendering.column) where the spec names one, else
+the prompt's quoted strings ("...", “...”, or '...' not part of a word: PartiPrompts' Writing &
+Symbols, DrawBench's Text); prompts without any are left out and counted. An OCR model reads
 each image (tasks/extractors/ocr.py, cached). Scored as OneIG-Benchmark scripts/text (text_score.py,
 text_utils.py), transcribed: both strings through preprocess_string (keep letters, digits, accented
 Latin, CJK and whitespace; collapse whitespace), the reference being the quoted strings in order;
@@ -13,12 +14,15 @@ WAC = sum of matches / sum of reference words (oneig_text_score; 50 for OneIG's 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
+from artifacts.errors import BadInput
 from tasks.extractors import cache
 from tasks.extractors.ocr import codes_to_texts, ocr_extractor
 from tasks.metrics.registry import Metric, register
@@ -85,9 +89,48 @@ def oneig_text_score(edit_distances, completions, matched, words, max_edit_dista
     return 1.0 - min(max_edit_distance, ed) * (1.0 - cr) * (1.0 - wac) / max_edit_distance
 
 
+@functools.lru_cache(maxsize=8)
+def _column_texts(prompts_json: str, base_dir: str, column: str) -> dict[str, str]:
+    """prompt_id -> the text to render from the prompt file's `column` (blank cells left out)."""
+    from tasks.inputs.prompt_files import columns_to_roles
+    from tasks.inputs.prompts import prompt_id_of, spec_to_table
+    from tasks.spec import PromptsSpec
+
+    prompts = PromptsSpec.model_validate_json(prompts_json)
+    name, (columns, records) = spec_to_table(prompts, Path(base_dir))
+    if column not in columns:
+        raise BadInput(f"metrics.text_rendering.column '{column}': not a column of {name.removeprefix('prompts: ')} "
+                       f"(found: {', '.join(columns)}); name the column holding the text to render")
+    prompt = columns_to_roles(columns, prompts.columns, name)["prompt"]
+    out = {}
+    for record in records:
+        text, wanted = record.get(prompt), record.get(column)
+        if isinstance(text, str) and text.strip() and isinstance(wanted, str) and wanted.strip():
+            out[prompt_id_of(text.strip())] = wanted.strip()
+    return out
+
+
+def asked_strings(spec, condition) -> list[str]:
+    """What a condition's prompt asks to be written: its `column` cell when the spec names one, else its quoted strings."""
+    column = spec.metrics.text_rendering.column if spec.metrics.text_rendering is not None else None
+    if column is None:
+        return quoted_strings(condition.text)
+    found = _column_texts(spec.prompts.model_dump_json(), spec.base_dir, column).get(condition.condition_id)
+    return [found] if found else []
+
+
+def enabled(spec) -> bool:
+    """Whether the spec asks for text rendering (a named column is checked here, when the spec is planned)."""
+    if spec.metrics.text_rendering is None:
+        return False
+    if spec.metrics.text_rendering.column is not None:
+        _column_texts(spec.prompts.model_dump_json(), spec.base_dir, spec.metrics.text_rendering.column)
+    return True
+
+
 def reference_text(ctx, item) -> str:
     """The normalised text an item's prompt asks for ("" when none)."""
-    return normalise(" ".join(quoted_strings(ctx.condition(item).text)))
+    return normalise(" ".join(asked_strings(ctx.spec, ctx.condition(item))))
 
 
 def _extractor(ctx):
@@ -120,7 +163,6 @@ def _values(field: str):
 
 
 _TEST = "tests/metrics/test_text_rendering.py::test_scores_equal_oneig_transcription"
-_ON = lambda spec: spec.metrics.text_rendering is not None  # noqa: E731
-METRICS = [register(Metric(name, "sample", better, "mean", _TEST, jobs, _values(field), enabled=_ON))
+METRICS = [register(Metric(name, "sample", better, "mean", _TEST, jobs, _values(field), enabled=enabled))
            for name, field, better in ((TEXT_EDIT_DISTANCE, "edit_distance", "lower"), (TEXT_COMPLETION, "completion", "higher"),
                                        (TEXT_WORD_ACCURACY, "word_accuracy", "higher"))]

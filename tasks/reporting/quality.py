@@ -7,7 +7,7 @@ import html
 
 def text_rendering_rows(ctx) -> tuple[list[dict], int, int]:
     """Per variant OneIG's text score, and (prompts asking for text, prompts left out)."""
-    from tasks.metrics.text_rendering import item_scores, oneig_text_score, quoted_strings
+    from tasks.metrics.text_rendering import asked_strings, item_scores, oneig_text_score
 
     by: dict[str, list[tuple[str, dict]]] = {}
     for item, s in zip(ctx.items, item_scores(ctx)):
@@ -16,7 +16,7 @@ def text_rendering_rows(ctx) -> tuple[list[dict], int, int]:
     rows = [{"model": variant, "text score (OneIG)": round(oneig_text_score(*([s[k] for _, s in done] for k in
                                                                             ("edit_distance", "completion", "matched", "words"))), 4),
              "images": len(done), "prompts": len({c for c, _ in done})} for variant, done in by.items()]
-    asking = sum(1 for c in ctx.conditions if quoted_strings(c.text))
+    asking = sum(1 for c in ctx.conditions if asked_strings(ctx.spec, c))
     return rows, asking, len(ctx.conditions) - asking
 
 
@@ -31,7 +31,8 @@ def quality_sections(ctx) -> list[str]:
         out.append(html_table([checkpoint_record(ctx.spec)], ["metric", "checkpoint", "sha256", "head"], "Aesthetic predictor"))
     if metrics.text_rendering is not None:
         rows, asking, left = text_rendering_rows(ctx)
-        note = (f"<p>{asking} prompt(s) ask for text (quoted strings); {left} without text left out of the text metrics. "
+        where = f"column {metrics.text_rendering.column}" if metrics.text_rendering.column else "quoted strings"
+        note = (f"<p>{asking} prompt(s) ask for text ({html.escape(where)}); {left} without text left out of the text metrics. "
                 f"OCR: {html.escape(metrics.text_rendering.reader)} {html.escape(metrics.text_rendering.model)}.</p>")
         out.append(html_table(rows, ["model", "text score (OneIG)", "images", "prompts"], "Text rendering") + note)
     return out

@@ -135,3 +135,23 @@ def test_trocr_extractor_reads_as_the_model_does_and_batches_do_not_matter(tmp_p
     three = codes_to_texts(ocr_extractor(resolved, "trocr", "cpu", 8, batch_size=3).batch(pairs)["codes"])
     assert one == three == direct
     assert any(direct)  # random weights read something
+
+
+def test_a_prompt_file_column_names_the_text(tmp_path):
+    from artifacts.errors import BadInput
+    from tasks.inputs.prompts import prompt_id_of
+    from tasks.metrics.text_rendering import asked_strings, enabled
+    from tasks.plan.units import Condition
+    from tasks.spec import spec_from_dict
+
+    (tmp_path / "prompts.csv").write_text('prompt,sign\na shop front,OPEN 24H\n"a sign saying ""ignored""",\n', encoding="utf-8")
+    spec = lambda column: spec_from_dict({"name": "s", "models": [{"name": "m", "path": "x"}],  # noqa: E731
+                                          "prompts": {"source": "file", "path": "prompts.csv"},
+                                          "metrics": {"text_rendering": {"column": column}}}, base_dir=tmp_path)
+    shop = Condition(prompt_id_of("a shop front"), {}, "a shop front", "a shop front")
+    quoted = Condition(prompt_id_of('a sign saying "ignored"'), {}, 'a sign saying "ignored"', "")
+    assert enabled(spec("sign"))
+    assert asked_strings(spec("sign"), shop) == ["OPEN 24H"]
+    assert asked_strings(spec("sign"), quoted) == []  # a blank cell: no text asked, whatever the prompt quotes
+    with pytest.raises(BadInput, match=r"column 'words': not a column of .*prompts.csv \(found: prompt, sign\)"):
+        enabled(spec("words"))
