@@ -28,12 +28,18 @@ MLP_LAYERS = ("layers.0", "layers.2", "layers.4", "layers.6", "layers.7")  # imp
 KINDS = {"mlp": "v2 MLP (improved-aesthetic-predictor)", "linear": "v1 linear (LAION-Aesthetics)"}
 
 
-@functools.cache
 def load_head(path: str) -> tuple[str, list[tuple[torch.Tensor, torch.Tensor]]]:
     """(kind, [(weight, bias), ...]) of a .pth head state dict; anything else is one BadInput line."""
-    who = f"metrics.aesthetic.checkpoint {path}"
     if not Path(path).is_file():
-        raise BadInput(f"{who}: file not found; pass the head's .pth state dict (e.g. sac+logos+ava1-l14-linearMSE.pth)")
+        raise BadInput(f"metrics.aesthetic.checkpoint {path}: file not found; pass the head's .pth state dict "
+                       "(e.g. sac+logos+ava1-l14-linearMSE.pth)")
+    stat = Path(path).stat()
+    return _load_head(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_head(path: str, size: int, mtime_ns: int) -> tuple[str, list[tuple[torch.Tensor, torch.Tensor]]]:  # noqa: ARG001 (cache key)
+    who = f"metrics.aesthetic.checkpoint {path}"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a state dict
