@@ -62,9 +62,9 @@ def default_metrics() -> MetricsBase:
 
 def needing_reference(metrics: MetricsBase) -> list[str]:
     """The enabled built-in metrics that need real images (`reference:`)."""
-    return [m.key for m in with_settings() if m.needs_reference and getattr(metrics, m.field, None) is not None]
+    return list(dict.fromkeys(m.key for m in with_settings() if m.needs_reference and getattr(metrics, m.field, None) is not None))
 
 
 def reference_metric_keys() -> list[str]:
     """Every built-in metric that needs real images, for the error that names them."""
-    return [m.key for m in with_settings() if m.needs_reference]
+    return list(dict.fromkeys(m.key for m in with_settings() if m.needs_reference))

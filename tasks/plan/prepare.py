@@ -73,7 +73,7 @@ def resolve_metric_models(spec: EvalSpec) -> dict[str, ResolvedModel]:
     out = {}
     for metric in with_settings():  # each metric declares the kind of folder its model is
         name, kind, cfg = metric.key, metric.model_kind, getattr(spec.metrics, metric.field)
-        if kind is None or cfg is None:
+        if kind is None or cfg is None or name in out:  # metrics that share a section share its model
             continue
         out[name] = resolve_model(spec.resolve_path(cfg.model), kind=kind, who=f"metrics.{name}.model", base_dir=spec.base_dir)
         if getattr(cfg, "processor", None):

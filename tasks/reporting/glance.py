@@ -170,7 +170,10 @@ def _ordered_axes(variants: Sequence[Variant]) -> list[str]:
 
 
 def plot_section(metrics: list[dict], variants: Sequence[Variant]) -> str:
-    """Forest plots per metric, each metric against each swept setting, heatmaps over two swept settings."""
+    """Forest plots per metric, each metric against each swept setting, heatmaps over two swept settings,
+    fidelity against diversity per model."""
+    from tasks.reporting.fidelity_diversity import fidelity_diversity_imgs
+
     names = [m for m in dict.fromkeys(r["metric"] for r in metrics) if direction(m) != 0]
     if not names:
         return ""
@@ -181,6 +184,7 @@ def plot_section(metrics: list[dict], variants: Sequence[Variant]) -> str:
     pair = heatmap_axes(variants, axes)
     heatmaps = [png_to_img(png, f"{title} heatmap") for title, png in heatmap_pngs(metrics, variants, names, pair)] if pair else []
     parts = [("Value and CI per model and group", forests), ("Against the swept settings", sweeps),
+             ("Fidelity against diversity", fidelity_diversity_imgs(metrics, variants)),
              (f"Heatmaps over {pair[0]} x {pair[1]}" if pair else "", heatmaps)]
     return "<h2>Plots</h2>" + "".join(f"<h3>{html.escape(title)}</h3><div class='plots'>{''.join(imgs)}</div>"
                                       for title, imgs in parts if imgs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tasks.metrics.group_size import shown_rows
 from tasks.reporting.fragility import fragility_section
 from tasks.reporting.outside_note import outside_section
+from tasks.reporting.quality import quality_sections
 from tasks.reporting.report import html_table
 from tasks.reporting.skills import skill_sections
 from tasks.reporting.sweeps import seed_summary
@@ -21,6 +22,7 @@ def scored_sections(ctx: RunContext, scored: Scored) -> list[str]:
     sections = skill_sections(scored.tables)
     sections += trade_off_sections(ctx, metrics)
     sections.append(outside_section(ctx.prepared))
+    sections += quality_sections(ctx)
     if any(m.kind == "set" for m in enabled_metrics(ctx.spec)):
         sections.append(fragility_section(shown_rows(metrics)))  # warnings of the rows the report shows
     summary = seed_summary(metrics, ctx.variants)

@@ -91,7 +91,9 @@ def score_stage(ctx: RunContext) -> Scored:
     metrics = enabled_metrics(spec)
     by_metric = {}
     for metric in (m for m in metrics if m.kind == "sample"):
-        samples = by_metric[metric.name] = sample_rows(ctx.items, metric.name, metric.score(ctx))
+        # NaN: not scored (text rendering of a prompt that asks for no text); left out, not counted as a value
+        samples = [s for s in sample_rows(ctx.items, metric.name, metric.score(ctx)) if not math.isnan(s["value"])]
+        by_metric[metric.name] = samples
         out.scores += samples
         out.metrics += aggregate_samples(samples, metric.name, groups.__getitem__, **boot, clamp=metric.aggregate == "clamped-mean")
         out.comparisons += compare_samples(samples, metric.name, pairs, **boot)

@@ -22,3 +22,11 @@ COMPARISON_COLUMNS = ("a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate
 
 # A metric row's flag: a per-group set metric on fewer images than metrics.min_group_images (kept, not shown).
 BELOW_MIN_IMAGES = "below_min_images"
+
+# Fidelity / diversity (tasks/metrics/prdc.py): `<quantity>_<extractor>` rows.
+PRDC_QUANTITIES = ("precision", "recall", "density", "coverage")
+AESTHETIC = "aesthetic"
+TEXT_EDIT_DISTANCE = "text_edit_distance"
+TEXT_COMPLETION = "text_completion_rate"
+TEXT_WORD_ACCURACY = "text_word_accuracy"
+TEXT_SCORE = "text_score"
