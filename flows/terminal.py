@@ -13,7 +13,8 @@ import math
 
 # Columns that hold a variant label, and the header each gets once the label is a short id.
 VARIANT_COLUMNS = {"model": "variant", "a": "a", "b": "b"}
-SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "regressions")
+SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "regressions",
+                "best_steps")
 
 
 def _plain(value):
@@ -147,6 +148,9 @@ def print_summary(summary: dict) -> None:
     if summary["comparisons"]:
         used += print_rows(summary["comparisons"], "Paired comparisons (a − b)", variants,
                            ["a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n"])
+    if summary.get("best_steps"):
+        print_rows(summary["best_steps"], "Which checkpoint is best (diff = best − latest step, paired)",
+                   columns=["model", "metric", "best_step", "best", "latest_step", "diff", "diff_ci_low", "diff_ci_high", "verdict"])
     print_variants(variants, used)
     print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
     print(f"report: {summary['report']}")

@@ -86,6 +86,14 @@ def generate_calls(pipe, store: Store, batch: GenerationBatch, items: tuple[Item
     return rows
 
 
+def generation_meta(batch: GenerationBatch) -> dict:
+    """What each generation row records beside its image: the model, pipeline, device, settings and versions."""
+    variant, gen = batch.variant, batch.variant.settings
+    return {"model_fingerprint": batch.model.fingerprint, "pipeline": variant.pipeline, "device": variant.device,
+            "dtype": variant.dtype, "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
+            "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
+
+
 def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int:
     """Generate the items of a batch in pipeline calls of settings.batch_size, each call's items under a
     lease (no worker of any run makes them meanwhile); return how many this worker made."""
@@ -93,9 +101,7 @@ def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int
     if not items:
         return 0
     gen = variant.settings
-    meta = {"model_fingerprint": model.fingerprint, "pipeline": variant.pipeline, "device": variant.device, "dtype": variant.dtype,
-            "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
-            "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
+    meta = generation_meta(batch)
     task = progress.add_task(f"generate {variant.variant_id}", total=len(items)) if progress else None
 
     def work(chunk: list[Item]) -> None:

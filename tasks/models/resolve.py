@@ -225,6 +225,10 @@ def load_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dt
     import diffusers
     import torch
 
+    if hasattr(model, "step"):  # one step of a checkpoints: folder (tasks/models/checkpoints.py)
+        from tasks.models.checkpoints import load_checkpoint
+
+        return load_checkpoint(model, pipeline, scheduler, dtype, device)
     quiet_libraries()
     cls = getattr(diffusers, pipeline, None)
     if cls is None:

@@ -10,6 +10,7 @@ import time
 from artifacts.history import append_history, read_history
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from artifacts.store import Store, run_rel
+from tasks.reporting.checkpoints import best_steps_markdown
 from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
 from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
@@ -62,7 +63,7 @@ def _history_rows(prepared: Prepared, run_id: str, baseline: str | None, verdict
                   verdicts: list[dict]) -> list[dict]:
     run = {"run_id": run_id, "created": time.time(), "spec": prepared.spec.name, "task": prepared.spec.task,
            "baseline_run": baseline, "run_verdict": verdict}
-    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.models[v.model].fingerprint,
+    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.model_of(v).fingerprint,
                  "settings": dict(v.cell)} for v in prepared.variants]
     return run_to_history_rows(run, variants, metrics, verdicts)
 
@@ -118,7 +119,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         "comparisons": [_public(c, COMPARISON_COLUMNS) for c in comparisons],
         "previous_run": previous, "baseline_why": baseline["why"] if baseline else None, "verdict": verdict,
         "shared_conditions": shared, "regressions": verdicts, "report": report,
-        "regression_failed": spec.regression.fail and verdict == REGRESSED,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED, "best_steps": scored.best_steps,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
@@ -135,7 +136,7 @@ def summary_markdown(summary: dict) -> str:
     for r in summary["comparisons"]:
         ci = "–" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {fmt_number(r['diff'])} | {ci} | {r['win_rate']:.2f} | {r['n']} |")
-    lines += ["", *verdict_markdown(summary)]
+    lines += ["", *best_steps_markdown(summary.get("best_steps") or []), "", *verdict_markdown(summary)]
     lines += ["", f"Report: `{summary['report']}`"]
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from tasks.plan.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
 from tasks.plan.prepare import Prepared
 from tasks.plan.units import GenerationBatch, Item
+from tasks.reporting.checkpoints import checkpoint_section
 from tasks.reporting.outside import outside_section
 from tasks.reporting.report import html_table
 from tasks.reporting.sweeps import seed_summary
@@ -34,6 +35,7 @@ class Scored:
     metrics: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    best_steps: list[dict] = field(default_factory=list)  # a checkpoints folder's best step per metric
 
 
 def missing_batches(store: Store, prepared: Prepared, size: int) -> list[GenerationBatch]:
@@ -114,6 +116,8 @@ def score_stage(ctx: RunContext) -> Scored:
     out.metrics = flag_small_groups(out.metrics, spec.metrics.min_group_images)
     if sets:
         out.sections.append(fragility_section(shown_rows(out.metrics)))  # warnings of the rows the report shows
+    section, out.best_steps = checkpoint_section(shown_rows(out.metrics), out.scores, ctx.variants, **boot)
+    out.sections.insert(0, section)
     summary = seed_summary(out.metrics, ctx.variants)
     if summary:
         out.sections.append(html_table(summary, ["model", "setting", "metric", "mean", "sd", "n_seeds"], "Mean ± sd over seeds"))
