@@ -41,6 +41,9 @@ def build_tiny_checkpoints(out: Path, base: Path, kind: str = "unet", steps=(100
     """Write `out/checkpoint-<step>` for each step in the `kind` layout, from the tiny SD at `base`."""
     from diffusers import StableDiffusionPipeline
 
+    from tasks.models.resolve import quiet_libraries
+
+    quiet_libraries()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for step in steps:

@@ -150,7 +150,8 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
         references = []
     facts = PipelineFacts(store)
     variants = spec_to_variants(spec, models, facts)
-    items = [item for v in variants for item in plan_variant(v, models[model_key(v.model, v.cell.get(STEP_AXIS))], conditions, facts)]
+    items = [item for v in variants for item in plan_variant(v, models[model_key(v.model, v.cell.get(STEP_AXIS))], conditions,
+                                                             facts)]
     facts.save()  # every input is checked by now
     variants += [p.variant for p in outside]
     items += [item for p in outside for item in p.items]

@@ -79,6 +79,9 @@ def curve_png(series: dict, metric: str, best: list[dict]) -> bytes:
         pick = next((b for b in best if (b["model"], b["setting"], b["metric"]) == (model, rest, metric)), None)
         if pick is not None:
             ax.plot([pick["best_step"]], [pick["best"]], "o", ms=14, mfc="none", mec=f"C{i % 10}", mew=2)
+    steps = sorted({s for _, pts in mine for s, _ in pts})
+    if len(steps) <= 12:
+        ax.set_xticks(steps, [str(s) for s in steps])
     d = direction(metric)
     ax.set_title(f"{metric} against training step{' (higher is better)' if d > 0 else ' (lower is better)' if d < 0 else ''}; "
                  "band: 95% CI, ring: best step", fontsize=10)

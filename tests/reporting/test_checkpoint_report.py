@@ -71,3 +71,16 @@ def test_section_has_a_curve_and_a_table_and_markdown():
     assert "Which checkpoint is best" in html and "data:image/png;base64," in html and len(rows) == 1
     assert best_steps_markdown(rows)[0] == "## Which checkpoint is best"
     assert checkpoint_section(metrics, scores, [Variant("a", "a", 0, {}, GenerationSpec(), "p", "cpu", "float32")]) == ("", [])
+
+
+def test_prefect_summary_artifact_has_the_table():
+    from tasks.reporting.summary import summary_markdown
+
+    values = {100: np.linspace(1, 2, 8), 200: np.linspace(2, 3, 8)}
+    scores, metrics = _rows(values)
+    _, rows = checkpoint_section(metrics, scores, [_variant(s) for s in values])
+    counts = dict.fromkeys(["images_planned", "images_generated", "images_reused", "features_extracted", "features_reused"], 0)
+    summary = {"spec": "s", "run_id": "r", "counts": counts, "comparisons": [], "previous_run": None, "report": "x",
+               "best_steps": rows}
+    text = summary_markdown(summary)
+    assert "## Which checkpoint is best" in text and "| run | clip_score | 200 |" in text
