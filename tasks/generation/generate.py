@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from typing import Any, Callable
 
 import torch
+from rich.markup import escape as rich_escape
 
 from artifacts import claims, tables
 from artifacts.images import png_bytes
@@ -102,7 +103,8 @@ def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int
         return 0
     gen = variant.settings
     meta = generation_meta(batch)
-    task = progress.add_task(f"generate {variant.variant_id}", total=len(items)) if progress else None
+    # escaped: rich would read `[train_step=100]` in a label as markup and drop it
+    task = progress.add_task(f"generate {rich_escape(variant.variant_id)}", total=len(items)) if progress else None
 
     def work(chunk: list[Item]) -> None:
         # Loaded on the first call this worker leases (never, when others hold them all), then kept.

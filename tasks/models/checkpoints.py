@@ -150,5 +150,5 @@ def load_checkpoint(model: CheckpointModel, pipeline: str, scheduler: str | None
         raise
     except Exception as exc:  # a truncated or foreign weight file raises many types (OSError, safetensors, peft, shapes)
         reason = (str(exc).strip().splitlines() or [""])[0][:160]
-        raise BadInput(f"{model.ref}: checkpoint-{model.step} failed to load ({type(exc).__name__}: {reason}); fix or remove "
+        raise BadInput(f"{model.folder}: checkpoint-{model.step} failed to load ({type(exc).__name__}: {reason}); fix or remove "
                        "that folder and run again (the steps already evaluated stay in the store)") from None

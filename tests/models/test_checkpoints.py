@@ -115,6 +115,6 @@ def test_step_that_fails_to_load_names_its_folder(runs, tmp_path):
     spec = spec_from_dict({"name": "x", "models": [{"name": "m", "checkpoints": str(run), "base": str(runs["base"])}]})
     steps = resolve_checkpoints(spec, 0)
     load_checkpoint(steps["m@100"], "StableDiffusionPipeline", None, "float32", "cpu")  # the others load
-    with pytest.raises(BadInput, match=r"checkpoint-200: checkpoint-200 failed to load \(.*\); fix or remove that folder") as err:
+    with pytest.raises(BadInput, match=r"/run: checkpoint-200 failed to load \(.*\); fix or remove that folder") as err:
         load_checkpoint(steps["m@200"], "StableDiffusionPipeline", None, "float32", "cpu")
     assert "\n" not in str(err.value)
