@@ -84,3 +84,16 @@ def test_prefect_summary_artifact_has_the_table():
                "best_steps": rows}
     text = summary_markdown(summary)
     assert "## Which checkpoint is best" in text and "| run | clip_score | 200 |" in text
+
+
+def test_terminal_prints_the_best_steps(capsys):
+    from flows.terminal import print_summary, summary_object
+
+    values = {100: np.linspace(1, 2, 8), 200: np.linspace(2, 3, 8)}
+    scores, metrics = _rows(values)
+    _, rows = checkpoint_section(metrics, scores, [_variant(s) for s in values])
+    summary = {"variants": [], "metrics": [], "comparisons": [], "counts": {}, "report": "r.html", "best_steps": rows}
+    print_summary(summary)
+    out = capsys.readouterr().out
+    assert "Which checkpoint is best" in out and "the latest step is the best" in out
+    assert summary_object(summary)["best_steps"] == rows  # `run --json` has them
