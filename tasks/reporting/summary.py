@@ -10,8 +10,8 @@ import time
 from artifacts.history import append_history, read_history
 from artifacts.runfiles import read_run_table, register_run, write_run_table
 from artifacts.store import Store, run_rel
-from tasks.reporting.checkpoints import best_steps_markdown
 from tasks.reporting.baselines import REGRESSED, baseline_run, run_verdict
+from tasks.reporting.checkpoints import best_steps_markdown
 from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups

@@ -15,7 +15,7 @@ from tasks.demo.tiny_checkpoints import build_tiny_checkpoints, build_tiny_run
 from tests.flows.cli_runs import generation_counts
 from tests.models.test_checkpoints import write_spec
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]  # ~35 s each on 2 busy cores
 
 
 def _images_by_variant(store: Store) -> dict[str, list[str]]:

@@ -56,6 +56,7 @@ def _eval_spec(folder: Path, clip: Path) -> None:
     (folder / "eval.yaml").write_text(yaml.safe_dump(spec))
 
 
+@pytest.mark.slow  # ~30 s: four training steps and two evaluations
 def test_readme_lines_in_a_training_loop(tiny_models, tmp_path, monkeypatch):
     pytest.importorskip("accelerate", reason="accelerate is not installed (pip install -e '.[test]')")
     import torch.nn.functional as F

@@ -118,3 +118,15 @@ def test_step_that_fails_to_load_names_its_folder(runs, tmp_path):
     with pytest.raises(BadInput, match=r"/run: checkpoint-200 failed to load \(.*\); fix or remove that folder") as err:
         load_checkpoint(steps["m@200"], "StableDiffusionPipeline", None, "float32", "cpu")
     assert "\n" not in str(err.value)
+
+
+def test_readme_steps_spec_is_valid():
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S) if b.startswith("# steps.yaml")]
+    from tasks.spec import spec_from_dict
+
+    spec = spec_from_dict(yaml.safe_load(block))
+    assert [(m.checkpoints, m.base) for m in spec.models] == [("runs/sd-pokemon", "CompVis/stable-diffusion-v1-4"),
+                                                              ("runs/sd-pokemon-lora", "CompVis/stable-diffusion-v1-4")]
