@@ -3,7 +3,6 @@ that fails to load is one line and the steps before it stay; the report has the 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

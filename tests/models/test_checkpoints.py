@@ -72,7 +72,7 @@ def test_each_layout_loads_and_differs_from_the_base(runs, kind):
     base = StableDiffusionPipeline.from_pretrained(runs["base"])
     x = base.unet.conv_in.weight if kind != "lora" else None
     if kind == "lora":
-        assert "default_0" in str(pipe.unet.peft_config) or pipe.unet.peft_config  # the adapter is attached
+        assert pipe.unet.peft_config  # the adapter is attached
         import torch
 
         sample, t, text = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([10]), torch.randn(1, 4, 32)
