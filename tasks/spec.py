@@ -89,19 +89,27 @@ class ImagesSpec(Frozen):
 
 
 class ModelSpec(Frozen):
-    """A model to evaluate: a pipeline (`path`, any generation field overridable) or images made elsewhere (`images`)."""
+    """A model to evaluate: a pipeline (`path`, any generation field overridable), images made elsewhere
+    (`images`), or a training run's `checkpoint-<step>` folders (`checkpoints`, with the `base` pipeline
+    that UNet-only and LoRA checkpoints apply to)."""
 
     name: str = Field(min_length=1)
     path: str | None = Field(default=None, min_length=1)
     images: ImagesSpec | None = None
+    checkpoints: str | None = Field(default=None, min_length=1)
+    base: str | None = Field(default=None, min_length=1)
     revision: str | None = None
     pipeline: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _path_or_images(self) -> "ModelSpec":
-        if (self.path is None) == (self.images is None):
-            raise ValueError(f"model {self.name}: give exactly one of path (a pipeline) or images (made elsewhere)")
+        if sum(x is not None for x in (self.path, self.images, self.checkpoints)) != 1:
+            raise ValueError(f"model {self.name}: give exactly one of path (a pipeline), images (made elsewhere) "
+                             "or checkpoints (a training run's output folder)")
+        if self.base is not None and self.checkpoints is None:
+            raise ValueError(f"model {self.name}: base is the pipeline a checkpoints: folder applies to; "
+                             "add checkpoints: or remove base")
         return self
 
     @property
@@ -114,11 +122,11 @@ class ModelSpec(Frozen):
     def _collect_overrides(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        own = {"name", "path", "images", "revision", "pipeline", "overrides"}
+        own = {"name", "path", "images", "checkpoints", "base", "revision", "pipeline", "overrides"}
         unknown = set(data) - own - GENERATION_FIELDS
         if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)}; a model takes name, path (or images), revision, pipeline "
-                             "and generation fields")
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; a model takes name, path (or images, or checkpoints "
+                             "and base), revision, pipeline and generation fields")
         overrides = dict(data.get("overrides") or {})
         overrides.update({k: v for k, v in data.items() if k in GENERATION_FIELDS})
         return {**{k: v for k, v in data.items() if k in own}, "overrides": overrides}

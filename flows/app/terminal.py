@@ -15,7 +15,7 @@ import math
 VARIANT_COLUMNS = {"model": "variant", "a": "a", "b": "b"}
 SUMMARY_KEYS = ("run_id", "store", "variants", "counts", "metrics", "comparisons", "report", "previous_run", "verdict",
                 "verdict_line", "verdict_rule", "worst_change", "baseline_refused", "library_note", "regressions",
-                "group_comparisons", "geneval_summary")
+                "group_comparisons", "geneval_summary", "best_steps")
 
 
 def _plain(value):
@@ -165,6 +165,9 @@ def print_summary(summary: dict) -> None:
         used += print_rows(summary["comparisons"], "Paired comparisons (a − b)", variants,
                            ["a", "b", "metric", "diff", "ci_low", "ci_high", "win_rate", "n"])
     used += print_skills(summary, variants)
+    if summary.get("best_steps"):
+        print_rows(summary["best_steps"], "Which checkpoint is best (diff = best − latest step, paired)",
+                   columns=["model", "metric", "best_step", "best", "latest_step", "diff", "diff_ci_low", "diff_ci_high", "verdict"])
     print_variants(variants, used)
     print(f"counts: {json.dumps(summary['counts'])}", file=sys.stderr)
     print(f"report: {summary['report']}")

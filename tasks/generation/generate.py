@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from typing import Any, Callable
 
 import torch
+from rich.markup import escape as rich_escape
 
 from artifacts import claims, tables
 from artifacts.images import png_bytes
@@ -18,6 +19,7 @@ from artifacts.store import Store, image_rel, ref_rel
 from tasks.models import pix2pix_zero
 from tasks.inputs.edit_conditions import prompt_role
 from tasks.inputs.edits import source_to_generation_image
+from tasks.models.checkpoints import CheckpointModel, load_checkpoint
 from tasks.models.resolve import ResolvedModel, library_versions, load_pipeline
 from tasks.values.units import GenerationBatch, Item
 from tasks.spec import GenerationSpec
@@ -28,6 +30,8 @@ log = logging.getLogger("diffeval")
 @functools.lru_cache(maxsize=1)  # the last pipeline stays: GPU memory holds one at a time
 def cached_pipeline(model: ResolvedModel, pipeline: str, scheduler: str | None, dtype: str, device: str):
     """Load a pipeline once per process, and only when some image of it is missing."""
+    if isinstance(model, CheckpointModel):  # one step of a checkpoints: folder, assembled on its base
+        return load_checkpoint(model, pipeline, scheduler, dtype, device)
     return load_pipeline(model, pipeline, scheduler, dtype, device)
 
 
@@ -80,6 +84,14 @@ def generate_calls(pipe, store: Store, batch: GenerationBatch, items: tuple[Item
     return rows
 
 
+def generation_meta(batch: GenerationBatch) -> dict:
+    """What each generation row records beside its image: the model, pipeline, device, settings and versions."""
+    variant, gen = batch.variant, batch.variant.settings
+    return {"model_fingerprint": batch.model.fingerprint, "pipeline": variant.pipeline, "device": variant.device,
+            "dtype": variant.dtype, "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
+            "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
+
+
 def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int:
     """Generate the items of a batch in pipeline calls of settings.batch_size, each call's items under a
     lease (no worker of any run makes them meanwhile); return how many this worker made."""
@@ -87,10 +99,9 @@ def generate_missing(store: Store, batch: GenerationBatch, progress=None) -> int
     if not items:
         return 0
     gen = variant.settings
-    meta = {"model_fingerprint": model.fingerprint, "pipeline": variant.pipeline, "device": variant.device, "dtype": variant.dtype,
-            "params": json.dumps(gen.model_dump(exclude={"seeds", "batch_size", "device"}), sort_keys=True),
-            "versions": json.dumps(library_versions(), sort_keys=True), "created": time.time()}
-    task = progress.add_task(f"generate {variant.variant_id}", total=len(items)) if progress else None
+    meta = generation_meta(batch)
+    # escaped: rich would read `[train_step=100]` in a label as markup and drop it
+    task = progress.add_task(f"generate {rich_escape(variant.variant_id)}", total=len(items)) if progress else None
 
     def work(chunk: list[Item]) -> None:
         # Loaded on the first call this worker leases (never, when others hold them all), then kept.

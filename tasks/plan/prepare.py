@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, model_serializer
 
 from artifacts.store import Store
 from tasks.inputs.conditions import spec_to_conditions
+from tasks.models.checkpoints import STEP_AXIS, model_key, resolve_checkpoints, steps_of
 from tasks.models.facts import PipelineFacts
 from tasks.models.resolve import ResolvedModel, check_pipeline, effective_dtype, pick_device, pipeline_class_name, resolve_model
 from tasks.plan.keys import accepted_settings, ignored_settings, plan_variant, variant_label
@@ -50,12 +51,16 @@ class Prepared(BaseModel):
     def condition_map(self) -> dict[str, Condition]:
         return {c.condition_id: c for c in self.conditions}
 
+    def model_of(self, variant: Variant) -> ResolvedModel:
+        """The resolved model a variant generates with (one step's, for a checkpoints folder)."""
+        return self.models[model_key(variant.model, variant.cell.get(STEP_AXIS))]
+
     def batch(self, variant: Variant, items: Sequence[Item]) -> GenerationBatch:
         """What a worker needs to generate `items` of `variant`, and nothing else."""
         needed = dict.fromkeys(i.condition_id for i in items)
         edits = self.spec.edits.resize if self.spec.edits is not None else "center-crop"
         outside = self.outside.get(variant.variant_id)
-        return GenerationBatch(variant, self.models[variant.model], tuple(self.condition_map[c] for c in needed), tuple(items),
+        return GenerationBatch(variant, self.model_of(variant), tuple(self.condition_map[c] for c in needed), tuple(items),
                                edits if self.spec.task == "image-to-image" else None,
                                outside.only(i.key for i in items) if outside is not None else None)
 
@@ -91,25 +96,34 @@ def declared_settings(spec: EvalSpec, model_index: int, cell: dict) -> set[str]:
 
 
 def spec_to_variants(spec: EvalSpec, models: dict[str, ResolvedModel], facts: PipelineFacts) -> list[Variant]:
-    """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype."""
+    """Every (model, sweep cell) with its generation settings, pipeline class, device and dtype; a checkpoints
+    folder gives one variant per step (setting `train_step`)."""
     variants = []
     for cell in spec.sweep.cells():
         for index, model in enumerate(spec.models):
             if model.outside:
                 continue  # planned by tasks/plan/outside_plan.py: one variant, whatever the sweep
-            gen = spec.generation_for(model, cell)
-            if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
-                gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
-            if gen.scheduler:
-                facts.scheduler_config(models[model.name].local_dir, gen.scheduler)  # an unknown name is bad input
-            device = pick_device(gen.device)
-            pipeline = pipeline_class_name(models[model.name].local_dir, model.pipeline)
-            params = facts.call_parameters(pipeline)
-            check_pipeline(pipeline, spec.task, params)
-            dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
-            variants.append(Variant(variant_label(model.name, cell), model.name, index, cell, gen, pipeline, device, dtype,
-                                    ignored_settings(params, declared_settings(spec, index, cell)), accepted_settings(params)))
+            for step in steps_of(models, model.name):
+                variants.append(_variant(spec, index, cell, step, models[model_key(model.name, step)], facts))
     return variants
+
+
+def _variant(spec: EvalSpec, index: int, cell: dict, step: int | None, resolved: ResolvedModel, facts: PipelineFacts) -> Variant:
+    """One model (one step of it) in one sweep cell."""
+    model = spec.models[index]
+    gen = spec.generation_for(model, cell)
+    if spec.task == "class-conditional" and spec.classes.images_per_class is not None:
+        gen = gen.model_copy(update={"images_per_prompt": spec.classes.images_per_class})
+    if gen.scheduler:
+        facts.scheduler_config(resolved.local_dir, gen.scheduler)  # an unknown name is bad input
+    device = pick_device(gen.device)
+    pipeline = pipeline_class_name(resolved.local_dir, model.pipeline)
+    params = facts.call_parameters(pipeline)
+    check_pipeline(pipeline, spec.task, params)
+    dtype = effective_dtype(gen.dtype, device.split(":")[0], f"{spec.name}: models[{model.name}]")
+    setting = cell if step is None else {STEP_AXIS: step, **cell}
+    return Variant(variant_label(model.name, setting), model.name, index, setting, gen, pipeline, device, dtype,
+                   ignored_settings(params, declared_settings(spec, index, cell)), accepted_settings(params))
 
 
 def prepare(spec_path: str | Path, store: Store) -> Prepared:
@@ -117,7 +131,10 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
     spec = load_spec(spec_path)
     forget_reads()  # each planning reads outside images afresh; the import stage reuses that reading
     models = {m.name: resolve_model(spec.resolve_path(m.path), m.revision, who=f"models[{m.name}].path", base_dir=spec.base_dir)
-              for m in spec.models if not m.outside}
+              for m in spec.models if m.path is not None}
+    for index, model in enumerate(spec.models):
+        if model.checkpoints is not None:
+            models |= resolve_checkpoints(spec, index)  # one model per step, `name@step`
     if not models and not ({"prompts", "classes", "edits"} & spec.model_fields_set):
         conditions = conditions_from_images(spec)  # every model is images made elsewhere: their prompts / classes
     else:
@@ -135,7 +152,8 @@ def prepare(spec_path: str | Path, store: Store) -> Prepared:
         references = []
     facts = PipelineFacts(store)
     variants = spec_to_variants(spec, models, facts)
-    items = [item for v in variants for item in plan_variant(v, models[v.model], conditions, facts)]
+    items = [item for v in variants for item in plan_variant(v, models[model_key(v.model, v.cell.get(STEP_AXIS))], conditions,
+                                                             facts)]
     facts.save()  # every input is checked by now
     variants += [p.variant for p in outside]
     items += [item for p in outside for item in p.items]

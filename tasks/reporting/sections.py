@@ -4,6 +4,7 @@ records, mean ± sd over seeds, preceded by the per-skill tables (in this order,
 from __future__ import annotations
 
 from tasks.metrics.group_size import shown_rows
+from tasks.reporting.checkpoints import checkpoint_section
 from tasks.reporting.fragility import fragility_section
 from tasks.reporting.outside_note import outside_section
 from tasks.reporting.quality import quality_sections
@@ -19,7 +20,8 @@ from tasks.values.scored import Scored
 def scored_sections(ctx: RunContext, scored: Scored) -> list[str]:
     """The sections of the score stage's rows and tables; heatmap PNGs are written beside the report."""
     metrics = scored.metrics
-    sections = skill_sections(scored.tables)
+    sections = [checkpoint_section(shown_rows(metrics), scored.best_steps, ctx.variants)]
+    sections += skill_sections(scored.tables)
     sections += trade_off_sections(ctx, metrics)
     sections.append(outside_section(ctx.prepared))
     sections += quality_sections(ctx)

@@ -12,6 +12,7 @@ from artifacts.runfiles import register_run, write_run_table
 from artifacts.store import run_rel
 from tasks.reporting.against_baseline import against_baseline, baseline_section, comparable_history, shared_note
 from tasks.reporting.baselines import REGRESSED, verdict_line
+from tasks.reporting.checkpoints import best_steps_markdown
 from tasks.reporting.history import run_to_history_rows
 from tasks.reporting.trend import trend_section
 from tasks.metrics.aggregate import order_groups
@@ -51,7 +52,7 @@ def _history_rows(prepared: Prepared, run_id: str, baseline: str | None, verdict
                   verdicts: list[dict]) -> list[dict]:
     run = {"run_id": run_id, "created": time.time(), "spec": prepared.spec.name, "task": prepared.spec.task,
            "baseline_run": baseline, "run_verdict": verdict}
-    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.models[v.model].fingerprint,
+    variants = [{"variant": v.variant_id, "model": v.model, "fingerprint": prepared.model_of(v).fingerprint,
                  "settings": dict(v.cell)} for v in prepared.variants]
     return run_to_history_rows(run, variants, metrics, verdicts)
 
@@ -110,7 +111,7 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
         **judged, "verdict_line": line, "report": report,
         "group_comparisons": scored.tables.get("group_comparisons", []),
         "geneval_summary": scored.tables.get("geneval_summary", []),
-        "regression_failed": spec.regression.fail and verdict == REGRESSED,
+        "regression_failed": spec.regression.fail and verdict == REGRESSED, "best_steps": scored.best_steps,
     }
     summary_rel = run_rel(run_id, "summary.json")
     store.write_text(summary_rel, json.dumps(summary, indent=2, default=str))
@@ -127,7 +128,7 @@ def summary_markdown(summary: dict) -> str:
     for r in summary["comparisons"]:
         ci = "–" if math.isnan(r["ci_low"]) else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
         lines.append(f"| {r['a']} | {r['b']} | {r['metric']} | {fmt_number(r['diff'])} | {ci} | {r['win_rate']:.2f} | {r['n']} |")
-    lines += ["", *verdict_markdown(summary)]
+    lines += ["", *best_steps_markdown(summary.get("best_steps") or []), "", *verdict_markdown(summary)]
     lines += ["", f"Report: `{summary['report']}`"]
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from tasks.extractors.registry import merge_jobs, run_job
 from tasks.generation.generate import generate_missing
 from tasks.generation.import_images import import_missing
 from tasks.metrics.aggregate import aggregate_samples, compare_samples, comparison_pairs
-from tasks.metrics.group_size import flag_small_groups
+from tasks.metrics.group_size import flag_small_groups, shown_rows
 from tasks.values.metric import enabled_metrics
 from tasks.values.context import RunContext
 from tasks.plan.keys import existing_images, split_missing
@@ -21,6 +21,7 @@ from tasks.plan.prepare import Prepared
 from tasks.values.units import GenerationBatch, Item
 from tasks.stages.sets import score_sets
 from tasks.values.scored import Scored
+from tasks.reporting.checkpoints import best_steps
 from tasks.reporting.skills import skill_tables
 
 
@@ -102,4 +103,5 @@ def score_stage(ctx: RunContext) -> Scored:
     if sets:
         out.metrics += score_sets(ctx, sets)
     out.metrics = flag_small_groups(out.metrics, spec.metrics.min_group_images)
+    out.best_steps = best_steps(shown_rows(out.metrics), out.scores, ctx.variants, **boot)
     return out

@@ -13,3 +13,4 @@ class Scored:
     metrics: list[dict] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     tables: dict[str, list[dict]] = field(default_factory=dict)  # further run tables by name (per-skill outputs)
+    best_steps: list[dict] = field(default_factory=list)  # a checkpoints folder's best step per metric
