@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from tasks.demo.tiny import _save_sd_pipeline, build_tiny_sd
+from tasks.demo.weights import numpy_init_, strip_version_stamps
 
 LORA_TARGETS = ["to_k", "to_q", "to_v", "to_out.0"]  # train_text_to_image_lora.py's target_modules
 ACCELERATE_STATE = ("optimizer.bin", "scheduler.bin", "random_states_0.pkl")
@@ -58,6 +59,7 @@ def build_tiny_checkpoints(out: Path, base: Path, kind: str = "unet", steps=(100
                 _save_sd_pipeline(pipe, folder)
             else:
                 pipe.unet.save_pretrained(folder / "unet", safe_serialization=True)
+                strip_version_stamps(folder / "unet")
         _accelerate_state(folder, step)
     return out
 
@@ -70,6 +72,7 @@ def _lora_step(pipe, folder: Path, amount: float) -> None:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         pipe.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=LORA_TARGETS))
+    numpy_init_(pipe.unet, 0, "lora", only="lora_A")  # torch's gaussian draw is not the same on every release
     _nudge(pipe.unet, amount * 20, seed=2, only="lora_B")  # gaussian init leaves B at 0: no effect until trained
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
     type(pipe).save_lora_weights(save_directory=folder, unet_lora_layers=layers, safe_serialization=True)

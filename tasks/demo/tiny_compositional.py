@@ -15,6 +15,7 @@ import torch
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from tasks.demo.tiny import _ensure_built, _seeded
+from tasks.demo.weights import numpy_init_, strip_version_stamps
 from tasks.inputs.geneval_prompts import geneval_classnames
 
 TINY_SWIN: dict[str, Any] = {"image_size": 224, "patch_size": 4, "embed_dim": 16, "depths": [1, 1, 1, 1],
@@ -43,11 +44,12 @@ def build_tiny_mask2former(out: Path, seed: int = 4) -> Path:
     config = Mask2FormerConfig(backbone_config=SwinConfig(**TINY_SWIN), id2label=dict(enumerate(names)),
                                label2id={n: i for i, n in enumerate(names)}, **TINY_MASK2FORMER)
     with _seeded(seed):
-        model = Mask2FormerForUniversalSegmentation(config)
+        model = numpy_init_(Mask2FormerForUniversalSegmentation(config), seed, "mask2former")
         with torch.no_grad():
             model.class_predictor.weight.mul_(60.0)  # confident classes: scores above GenEval's 0.3
     model.save_pretrained(Path(out))
     Mask2FormerImageProcessor(size={"shortest_edge": 64, "longest_edge": 128}, ignore_index=255).save_pretrained(Path(out))
+    strip_version_stamps(Path(out))
     return Path(out)
 
 
@@ -79,12 +81,13 @@ def build_tiny_qwen2_vl(out: Path, seed: int = 5) -> Path:
                            video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
                            vision_end_token_id=ids["<|vision_end|>"])
     with _seeded(seed):
-        model = Qwen2VLForConditionalGeneration(config)
+        model = numpy_init_(Qwen2VLForConditionalGeneration(config), seed, "qwen2_vl")
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=28 * 28 * 16),
                                  tokenizer=tokenizer, video_processor=Qwen2VLVideoProcessor(), chat_template=QWEN_CHAT_TEMPLATE)
     _calibrate_answers(model.eval(), processor, tokenizer)
     model.save_pretrained(Path(out))
     processor.save_pretrained(Path(out))
+    strip_version_stamps(Path(out))
     return Path(out)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from tasks.demo.tiny import _ensure_built, _seeded
+from tasks.demo.weights import numpy_init_, strip_version_stamps
 from tasks.demo.tiny_configs import TINY_CLIP_PROJECTION, corpus_to_clip_tokenizer
 from tasks.demo.tiny_metric_models import _tiny_clip_config
 from tasks.metrics.aesthetic import MLP_LAYERS
@@ -64,7 +65,8 @@ def build_trocr(out: Path, seed: int = 5, image_size: int = 64) -> Path:
     decoder = TrOCRConfig(vocab_size=len(tokenizer), d_model=32, decoder_layers=2, decoder_attention_heads=4,
                           decoder_ffn_dim=64, max_position_embeddings=64, decoder_start_token_id=ids["bos_token_id"], **ids)
     with _seeded(seed):
-        model = VisionEncoderDecoderModel(encoder=ViTModel(encoder, add_pooling_layer=False), decoder=TrOCRForCausalLM(decoder))
+        model = numpy_init_(VisionEncoderDecoderModel(encoder=ViTModel(encoder, add_pooling_layer=False),
+                                                      decoder=TrOCRForCausalLM(decoder)), seed, "trocr")
     with torch.no_grad():  # specials never win greedy decoding, so the random reader reads max_new_tokens tokens of text
         for i in set(ids.values()):
             model.decoder.output_projection.weight[i] = 0.0
@@ -76,6 +78,7 @@ def build_trocr(out: Path, seed: int = 5, image_size: int = 64) -> Path:
     out = Path(out)
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    strip_version_stamps(out)
     return out
 
 

@@ -21,17 +21,20 @@ import torch
 VERSION_STAMPS = ("_diffusers_version", "transformers_version")
 
 
-def numpy_init_(module: torch.nn.Module, seed: int, stream: str = "") -> torch.nn.Module:
+def numpy_init_(module: torch.nn.Module, seed: int, stream: str = "", only: str | None = None) -> torch.nn.Module:
     """Overwrite `module`'s random parameters from numpy's generator for (seed, stream); return the module.
 
     Parameters that torch initialises to one constant (norm weights 1, zero-initialised biases and
     projections, CLIP's logit scale) keep it: a constant is already version-proof. Every other one gets
     uniform(-b, b) with b = 1/sqrt(fan_in), torch's own default bound for linear and conv layers, drawn in
-    sorted-name order so the module's registration order does not matter.
+    sorted-name order so the module's registration order does not matter. `only`: just the parameters whose
+    name contains it (a LoRA adapter's `lora_A`, say).
     """
     rng = np.random.default_rng([seed, zlib.crc32(stream.encode())])
     with torch.no_grad():
-        for _, param in sorted(module.named_parameters(), key=lambda pair: pair[0]):
+        for name, param in sorted(module.named_parameters(), key=lambda pair: pair[0]):
+            if only is not None and only not in name:
+                continue
             flat = param.detach().reshape(-1)
             if flat.numel() == 0 or bool((flat == flat[0]).all()):
                 continue
