@@ -88,7 +88,7 @@ def test_inspect_readers(first_run):
     images = inspect.images(s, summary["run_id"])
     assert len(images) == 6 and all(Path(r["path"]).is_absolute() and Path(r["path"]).is_file() for r in images)
     assert set(images[0]) == {"key", "model", "prompt_id", "prompt", "seed", "sample_index", "path", "sha256"}
-    scores = inspect.scores(s, summary["run_id"][:20])
+    scores = inspect.scores(s, summary["run_id"][:-1])  # a unique prefix (runs of one second share the first 20 characters)
     assert len(scores) == 6 and {"key", "model", "metric", "value"} <= set(scores[0])
     stored = inspect.metrics(s, summary["run_id"])
     assert [(m["model"], m["group"], m["value"]) for m in stored] == [(m["model"], m["group"], m["value"]) for m in summary["metrics"]]
