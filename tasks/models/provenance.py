@@ -7,6 +7,7 @@ fingerprint changes only with what changes pixels or features (DESIGN.md, "Keys"
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import re
@@ -66,13 +67,18 @@ def device_facts(device: str) -> dict:
     return {"device": name, "cuda": torch.version.cuda, "cudnn": str(cudnn) if cudnn else None}
 
 
-def run_provenance(device: str) -> dict:
-    """Everything a run record carries about the software and hardware that produced its numbers."""
+@functools.cache  # what is installed, the device and the lock do not change while a process runs
+def _provenance(device: str) -> dict:
     facts = {"python": platform.python_version(), "platform": platform.platform(terse=True)}
     facts.update({short: _installed(dist) for dist, short in PACKAGES.items()})
     facts.update(device_facts(device))
     facts.update(lock_facts())
     return facts
+
+
+def run_provenance(device: str) -> dict:
+    """Everything a run record carries about the software and hardware that produced its numbers."""
+    return dict(_provenance(device))
 
 
 def provenance_line(facts: dict | None) -> str:

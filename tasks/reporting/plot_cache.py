@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 from artifacts.store import Store
 
-DRAWING_MODULES = ("plots.py", "heatmap.py")  # tasks/reporting files whose code decides the pixels
+DRAWING_MODULES = ("plots.py", "heatmap.py", "trend.py")  # tasks/reporting files whose code decides the pixels
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _store: contextvars.ContextVar[Store | None] = contextvars.ContextVar("plot_store", default=None)
 

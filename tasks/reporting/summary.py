@@ -83,13 +83,14 @@ def finish_run(ctx: RunContext, counts: dict, scored: Scored) -> dict:
     line = verdict_line({**judged, "spec": spec.name})
     with plots_kept_in(store):  # values unchanged since an earlier run: its plots, from the store
         glance = glance_sections(shown, comparisons, prepared.variants, line)
+        trend = trend_section(earlier + history, spec.report.trend_runs, trend_note)
     page = [
         f"<p>Run <b>{run_id}</b> · task {spec.task} · {counts['images_planned']} images "
         f"({counts['images_generated']} generated, {counts['images_reused']} reused) · "
         f"features {counts['features_extracted']} extracted, {counts['features_reused']} reused</p>",
         # At a glance: the verdict, then the plots; further plot sections go after these, the tables below.
         *glance,
-        trend_section(earlier + history, spec.report.trend_runs, trend_note),
+        trend,
         "<h2>Tables</h2>",
         html_table(shown, list(METRIC_COLUMNS), "Metrics (95% bootstrap CI over prompts, classes or edit pairs, – where n < 2; "
                    "FID / KID / IS have none: see their sd over seeds and kid_std / is_std)"),

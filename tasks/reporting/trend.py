@@ -14,6 +14,7 @@ import io
 import math
 import time
 
+from tasks.reporting.plot_cache import kept
 from tasks.values.names import GROUP_ALL
 
 DEFAULT_RUNS = 10
@@ -32,16 +33,12 @@ def _finite(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _panel(ax, mine: list[dict], models: list[str], position: dict, first_colour: int) -> None:
+def _panel(ax, series: list, first_colour: int) -> None:
     """One panel of a trend: a line with CI bars per model, regressions as red crosses, the legend outside."""
-    for i, model in enumerate(models):
-        points = [r for r in mine if r["model"] == model and _finite(r["value"])]
-        low = [r["value"] - r["ci_low"] if _finite(r["ci_low"]) else 0.0 for r in points]
-        high = [r["ci_high"] - r["value"] if _finite(r["ci_high"]) else 0.0 for r in points]
-        ax.errorbar([position[r["run_id"]] for r in points], [r["value"] for r in points], yerr=[low, high],
+    for i, (model, points) in enumerate(series):
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[[p[2] for p in points], [p[3] for p in points]],
                     marker="o", capsize=3, label=model, color=f"C{(first_colour + i) % 10}")
-    bad = [(position[r["run_id"]], r["value"]) for r in mine
-           if r["model"] in models and r["verdict"] == REGRESSED and _finite(r["value"])]
+    bad = [(p[0], p[1]) for _, points in series for p in points if p[4]]
     if bad:
         ax.scatter(*zip(*bad), marker="X", s=120, color="red", zorder=3, label=REGRESSED)
     ax.ticklabel_format(axis="y", useOffset=False)  # plain values, never "+5.934e1"
@@ -53,22 +50,33 @@ def metric_to_trend_png(rows: list[dict], run_ids: list[str], metric: str) -> by
     """One metric's trend: x = run (oldest left), y = value; per model a line, CI bars, regressions in red.
 
     More than MAX_SERIES models are drawn in stacked panels of MAX_SERIES each, sharing the x axis."""
+    position = {run_id: i for i, run_id in enumerate(run_ids)}
+    mine = [r for r in rows if r["metric"] == metric and r["group"] == GROUP_ALL and r["run_id"] in position]
+    series = []
+    for model in dict.fromkeys(r["model"] for r in mine):
+        points = [r for r in mine if r["model"] == model and _finite(r["value"])]
+        series.append([model, [[position[r["run_id"]], r["value"], r["value"] - r["ci_low"] if _finite(r["ci_low"]) else 0.0,
+                                r["ci_high"] - r["value"] if _finite(r["ci_high"]) else 0.0, r["verdict"] == REGRESSED]
+                               for r in points]])
+    created = {r["run_id"]: r["created"] for r in mine}
+    return trend_png(metric, series, [_short_time(created.get(i)) for i in run_ids])
+
+
+@kept  # drawn from what it shows (values, CIs, crosses, tick labels): a re-run that changes none of it reuses the PNG
+def trend_png(metric: str, series: list, ticks: list[str]) -> bytes:
+    """Draw a trend from its series [[model, [[x, value, ci below, ci above, regressed], ...]], ...] and x tick labels."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure  # the object API: no global pyplot state, no display needed
 
-    position = {run_id: i for i, run_id in enumerate(run_ids)}
-    mine = [r for r in rows if r["metric"] == metric and r["group"] == GROUP_ALL and r["run_id"] in position]
-    models = list(dict.fromkeys(r["model"] for r in mine))
-    chunks = [models[i:i + MAX_SERIES] for i in range(0, len(models), MAX_SERIES)] or [[]]
-    fig = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(run_ids)), 0.6 + 2.6 * len(chunks)), dpi=_DPI)
+    chunks = [series[i:i + MAX_SERIES] for i in range(0, len(series), MAX_SERIES)] or [[]]
+    fig = Figure(figsize=(max(4.0, 1.0 + 0.6 * len(ticks)), 0.6 + 2.6 * len(chunks)), dpi=_DPI)
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(chunks), 1, sharex=True, sharey=True, squeeze=False)[:, 0]  # one scale: panels compare
     for k, (ax, chunk) in enumerate(zip(axes, chunks)):
-        _panel(ax, mine, chunk, position, k * MAX_SERIES)
-    created = {r["run_id"]: r["created"] for r in mine}
-    axes[-1].set_xticks(range(len(run_ids)), [_short_time(created.get(i)) for i in run_ids], rotation=45, ha="right", fontsize=8)
-    axes[-1].set_xlim(-0.5, len(run_ids) - 0.5)
-    axes[0].set_title(f"{metric} (group {GROUP_ALL}), last {len(run_ids)} runs")
+        _panel(ax, chunk, k * MAX_SERIES)
+    axes[-1].set_xticks(range(len(ticks)), ticks, rotation=45, ha="right", fontsize=8)
+    axes[-1].set_xlim(-0.5, len(ticks) - 0.5)
+    axes[0].set_title(f"{metric} (group {GROUP_ALL}), last {len(ticks)} runs")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
     return buffer.getvalue()
