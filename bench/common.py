@@ -155,3 +155,29 @@ def print_profile(fn: Callable, what: str, own: int = 25, repo: int = 20) -> Non
     print(top_entries(stats, "tottime", own))
     print("the same run, this repo's functions by cumulative time:")
     print(top_entries(stats, "cumulative", repo, repo_only=True))
+
+
+def make_pngs(n: int, size: int) -> list[tuple[str, bytes]]:
+    """N distinct procedural PNGs as (sha256, bytes): the extractor benches' inputs."""
+    from artifacts.keys import sha256_bytes
+    from tasks.inputs.references import procedural_reference_set
+
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = sorted(procedural_reference_set(Path(scratch), per_class=-(-n // 10), size=size).rglob("*.png"))[:n]
+        return [(sha256_bytes(p.read_bytes()), p.read_bytes()) for p in paths]
+
+
+def pil_image(data: bytes):
+    """PNG bytes decoded as the references decode files: PIL, RGB."""
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def print_rates(name: str, count: int, times: dict[str, list[float]], width: int = 10) -> None:
+    """One row of an ours-against-bare table: items/s of each side (medians), their ratio, every timed run."""
+    import statistics
+
+    rate = {side: count / statistics.median(ts) for side, ts in times.items()}
+    runs = " ".join(f"{t:.2f}" for t in times["ours"]) + " | " + " ".join(f"{t:.2f}" for t in times["bare"])
+    print(f"{name:<{width}} {rate['ours']:>10.2f} {rate['bare']:>10.2f} {rate['ours'] / rate['bare']:>9.3f}  {runs}", flush=True)

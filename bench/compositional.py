@@ -18,8 +18,6 @@ real folders (e.g. on a GPU machine through bench/gpu_check.sh).
 from __future__ import annotations
 
 import argparse
-import io
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.common import make_pngs, pil_image, print_rates  # noqa: E402
 
 QUESTION = 'Does this figure show "{}"? Please answer Yes or No.'
 
@@ -45,12 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default="float32", help="VLM dtype (default float32)")
     parser.add_argument("--only", default="geneval,vqascore")
     return parser.parse_args(argv)
-
-
-def _pil(data: bytes):
-    from PIL import Image
-
-    return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 def geneval_sides(detector_dir: str, clip_dir: str, device: str, batch_size: int):
@@ -72,7 +66,7 @@ def geneval_sides(detector_dir: str, clip_dir: str, device: str, batch_size: int
     @torch.inference_mode()
     def bare(pairs):
         for start in range(0, len(pairs), batch_size):
-            images = [_pil(d) for _, d in pairs[start : start + batch_size]]
+            images = [pil_image(d) for _, d in pairs[start : start + batch_size]]
             inputs = model.processor(images=images, return_tensors="pt")
             out = model.model(pixel_values=inputs["pixel_values"].to(device), pixel_mask=inputs["pixel_mask"].to(device))
             padded = tuple(inputs["pixel_values"].shape[-2:])
@@ -116,7 +110,7 @@ def vqa_sides(vlm_dir: str, device: str, dtype: str, batch_size: int, prompts: l
     @torch.inference_mode()
     def bare(pairs):
         for start in range(0, len(pairs), batch_size):
-            images = [_pil(d) for _, d in pairs[start : start + batch_size]]
+            images = [pil_image(d) for _, d in pairs[start : start + batch_size]]
             inputs = vlm_inputs(vlm, images, [QUESTION.format(p) for p in prompts[start : start + batch_size]]).to(device)
             out = vlm.model.generate(**inputs, max_new_tokens=1, do_sample=False, output_scores=True, return_dict_in_generate=True)
             torch.softmax(out.scores[0].double(), dim=-1)[:, yes].cpu()
@@ -129,7 +123,6 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from artifacts.store import Store
-    from bench.new_metrics import make_pngs
     from tasks.demo.tiny import _ensure_built, build_tiny_clip
     from tasks.demo.tiny_compositional import build_compositional_models
     from tasks.inputs.geneval_prompts import geneval_rows
@@ -157,9 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                     t = time.perf_counter()
                     ours(store, pairs) if side == "ours" else bare(pairs)
                     times[side].append(time.perf_counter() - t)
-        rate = {side: args.n / statistics.median(ts) for side, ts in times.items()}
-        runs = " ".join(f"{t:.2f}" for t in times["ours"]) + " | " + " ".join(f"{t:.2f}" for t in times["bare"])
-        print(f"{name:<10} {rate['ours']:>10.2f} {rate['bare']:>10.2f} {rate['ours'] / rate['bare']:>9.3f}  {runs}", flush=True)
+        print_rates(name, args.n, times)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ ours / bare of images per second.
 from __future__ import annotations
 
 import argparse
-import io
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.common import make_pngs, pil_image, print_rates  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,22 +38,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tiny", action="store_true", help="the tiny stand-ins instead: a smoke check of this script, not a figure")
     return parser.parse_args(argv)
-
-
-def make_pngs(n: int, size: int) -> list[tuple[str, bytes]]:
-    """N distinct procedural PNGs as (sha256, bytes)."""
-    from artifacts.keys import sha256_bytes
-    from tasks.inputs.references import procedural_reference_set
-
-    with tempfile.TemporaryDirectory() as scratch:
-        paths = sorted(procedural_reference_set(Path(scratch), per_class=-(-n // 10), size=size).rglob("*.png"))[:n]
-        return [(sha256_bytes(p.read_bytes()), p.read_bytes()) for p in paths]
-
-
-def _pil(data: bytes):
-    from PIL import Image
-
-    return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 def sides(name: str, folder: Path, device: str, batch_size: int):
@@ -78,7 +62,7 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
 
         def bare(pairs):
             for chunk in chunks(pairs):
-                model(pixel_values=torch.stack([transform(_pil(d)) for _, d in chunk]).to(device)).pooler_output.cpu()
+                model(pixel_values=torch.stack([transform(pil_image(d)) for _, d in chunk]).to(device)).pooler_output.cpu()
     elif name == "cmmd-clip":
         from tasks.extractors.cmmd_clip import cached_vision_clip, cmmd_extractor, crop_square_and_resize
 
@@ -90,7 +74,7 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
 
         def bare(pairs):  # google-research cmmd's io_util.py then embedding.py
             for chunk in chunks(pairs):
-                x = np.stack([crop_square_and_resize(np.asarray(_pil(d)), clip.size).astype(np.float32) / 255 for _, d in chunk])
+                x = np.stack([crop_square_and_resize(np.asarray(pil_image(d)), clip.size).astype(np.float32) / 255 for _, d in chunk])
                 x = torch.from_numpy(x.transpose(0, 3, 1, 2))
                 x = torch.nn.functional.interpolate(x, size=(clip.size, clip.size), mode="bicubic").permute(0, 2, 3, 1).numpy()
                 inputs = processor(images=x, do_normalize=True, do_center_crop=False, do_resize=False, do_rescale=False, return_tensors="pt")
@@ -103,7 +87,7 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
 
         def bare(pairs):  # the PickScore README's path
             for chunk in chunks(pairs):
-                inputs = clip.processor(images=[_pil(d) for _, d in chunk], return_tensors="pt")
+                inputs = clip.processor(images=[pil_image(d) for _, d in chunk], return_tensors="pt")
                 clip.model.get_image_features(pixel_values=inputs["pixel_values"].to(device))
     else:
         from tasks.extractors.hps import cached_open_clip, hps_extractors
@@ -113,7 +97,7 @@ def sides(name: str, folder: Path, device: str, batch_size: int):
 
         def bare(pairs):  # hpsv2.score's path
             for chunk in chunks(pairs):
-                clip.model.encode_image(torch.stack([clip.transform(_pil(d)) for _, d in chunk]).to(device)).cpu()
+                clip.model.encode_image(torch.stack([clip.transform(pil_image(d)) for _, d in chunk]).to(device)).cpu()
 
     return ours.batch, torch.inference_mode()(bare)
 
@@ -142,9 +126,7 @@ def main(argv: list[str] | None = None) -> None:
                 t = time.perf_counter()
                 fn(pairs)
                 times[side].append(time.perf_counter() - t)
-        rate = {side: args.n / statistics.median(ts) for side, ts in times.items()}
-        runs = " ".join(f"{t:.2f}" for t in times["ours"]) + " | " + " ".join(f"{t:.2f}" for t in times["bare"])
-        print(f"{name:<10} {rate['ours']:>10.2f} {rate['bare']:>10.2f} {rate['ours'] / rate['bare']:>9.3f}  {runs}", flush=True)
+        print_rates(name, args.n, times)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ untimed run of each; the median of --repeats is reported, and ours / bare of ite
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.new_metrics import _pil, make_pngs  # noqa: E402  (the same PNGs and decoding as the other extractor bench)
+from bench.common import make_pngs, pil_image, print_rates  # noqa: E402  (the same PNGs and decoding as the other extractor benches)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,7 +104,7 @@ def sides(name: str, folder: Path | None, args):
         @torch.inference_mode()
         def bare():  # simple_inference's loop, batched
             for s in range(0, len(pairs), args.batch_size):
-                model(pixel_values=torch.stack([transform(_pil(d)) for _, d in pairs[s : s + args.batch_size]])).image_embeds.numpy()
+                model(pixel_values=torch.stack([transform(pil_image(d)) for _, d in pairs[s : s + args.batch_size]])).image_embeds.numpy()
         return (lambda: ours.batch(pairs)), bare, args.n
     from tasks.extractors.ocr import cached_reader, ocr_extractor
 
@@ -115,7 +114,7 @@ def sides(name: str, folder: Path | None, args):
     @torch.inference_mode()
     def bare():  # the TrOCR model card's loop
         for s in range(0, len(pairs), args.batch_size):
-            pixels = read.processor(images=[_pil(d) for _, d in pairs[s : s + args.batch_size]], return_tensors="pt").pixel_values
+            pixels = read.processor(images=[pil_image(d) for _, d in pairs[s : s + args.batch_size]], return_tensors="pt").pixel_values
             read.processor.batch_decode(read.model.generate(pixels, max_new_tokens=args.max_new_tokens), skip_special_tokens=True)
     return (lambda: ours.batch(pairs)), bare, args.n
 
@@ -136,9 +135,7 @@ def main(argv: list[str] | None = None) -> None:
                 t = time.perf_counter()
                 fn()
                 times[side].append(time.perf_counter() - t)
-        rate = {side: count / statistics.median(ts) for side, ts in times.items()}
-        runs = " ".join(f"{t:.2f}" for t in times["ours"]) + " | " + " ".join(f"{t:.2f}" for t in times["bare"])
-        print(f"{name:<15} {rate['ours']:>9.2f} {rate['bare']:>9.2f} {rate['ours'] / rate['bare']:>9.3f}  {runs}", flush=True)
+        print_rates(name, count, times, width=15)
 
 
 if __name__ == "__main__":
