@@ -22,6 +22,7 @@ from typing import Any, Callable
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Each clean-up step is bounded, so that together they stay well inside the 5 s a user waits.
 STEP_SECONDS = 1.5
+WAKE_SECONDS = 0.1  # how often the waiting main thread looks for a signal the worker thread received
 
 
 def interrupted_line(signum: int) -> str:
@@ -47,7 +48,10 @@ def run_interruptible(fn: Callable[..., Any], *args: Any) -> Any:
     previous = {sig: signal.signal(sig, handler) for sig in SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         worker.start()
-        worker.join()
+        # In short waits, not one join(): the kernel may hand SIGINT/SIGTERM to any thread, and one that lands
+        # on a busy worker only flags it for the main thread, which a join() blocked forever would never see.
+        while worker.is_alive():
+            worker.join(WAKE_SECONDS)
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

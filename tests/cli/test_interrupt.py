@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.app import interrupt
+from tests.flows.helpers import sigint_as_by_default
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_FOR_SIGNAL = """
@@ -27,7 +28,7 @@ print("returned", run_interruptible(work), flush=True)
 def _python(setup: str, body: str) -> subprocess.Popen:
     code = WAIT_FOR_SIGNAL.format(setup=setup, body=body)
     return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_by_default)
 
 
 def test_result_and_error_come_back_to_the_caller():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import yaml
@@ -59,3 +60,9 @@ def assert_dag(task_runs: list) -> None:
     (prepare,), generate, (extract,), (score,) = (by_name[n] for n in ("prepare-and-plan", "generate", "extract", "score-and-report"))
     assert generate and all(_upstream(g) == {prepare.id} for g in generate)
     assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
+
+
+def sigint_as_by_default() -> None:
+    """preexec_fn of a process a test sends SIGINT to: a shell that ran the tests in the background (`cmd &`
+    in a script) passes SIGINT on ignored, and diffeval, rightly, keeps it ignored then."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -11,7 +11,7 @@ import pytest
 
 from flows.app.cli import run_spec
 from flows.app.interrupt import interrupted_line
-from tests.flows.helpers import t2i_spec
+from tests.flows.helpers import t2i_spec, sigint_as_by_default
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [f"a {c} {s} number {i}" for i, (c, s) in enumerate(
@@ -43,7 +43,8 @@ def test_signal_during_generation_stops_cleanly_then_resumes(signum, tmp_path, t
     env |= {"OMP_NUM_THREADS": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300", "DIFFEVAL_LOCAL_SERVER": "0"}
     with open(tmp_path / "stderr", "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
-                                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=sigint_as_by_default)
     try:
         deadline = time.time() + 400
         while time.time() < deadline and proc.poll() is None and len(list(store.glob("images/*/*.png"))) < 4:

@@ -16,7 +16,7 @@ import pytest
 
 from flows import local_server
 from flows.app.interrupt import interrupted_line
-from tests.flows.helpers import t2i_spec
+from tests.flows.helpers import t2i_spec, sigint_as_by_default
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [f"a {c} {s} number {i}" for i, (c, s) in enumerate(
@@ -97,7 +97,8 @@ def _signal_mid_generation(home: Path, folder: Path, tiny_models: dict, signum: 
     store = folder / "store"
     with open(folder / "stderr", "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
-                                env=_env(home), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                                env=_env(home), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=sigint_as_by_default)
     try:
         deadline = time.time() + 400
         while time.time() < deadline and proc.poll() is None and len(list(store.glob("images/*/*.png"))) < 2:
