@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -66,3 +69,29 @@ def sigint_as_by_default() -> None:
     """preexec_fn of a process a test sends SIGINT to: a shell that ran the tests in the background (`cmd &`
     in a script) passes SIGINT on ignored, and diffeval, rightly, keeps it ignored then."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def session_pids(sid: int) -> list[int]:
+    """Live processes of session `sid` (a run started as its leader): the run, its children and their orphans."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def run_until_images(spec: Path, store: Path, env: dict, stderr: Path, images: int) -> subprocess.Popen:
+    """`diffeval run` as the leader of a new session, returned once `images` PNGs are in the store (or it ended)."""
+    repo = Path(__file__).resolve().parents[2]
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=repo,
+                                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=sigint_as_by_default)
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None and len(list(store.glob("images/*/*.png"))) < images:
+        time.sleep(0.05)
+    return proc

@@ -2,34 +2,17 @@
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from flows.app.cli import run_spec
 from flows.app.interrupt import interrupted_line
-from tests.flows.helpers import t2i_spec, sigint_as_by_default
+from tests.flows.helpers import run_until_images, session_pids, t2i_spec
 
-REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [f"a {c} {s} number {i}" for i, (c, s) in enumerate(
     [(c, s) for c in ("red", "blue", "green", "yellow") for s in ("cat", "dog", "circle", "square")])]
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _session(sid: int) -> list[int]:
-    """Processes in session `sid` (the run was started as its leader): its children, and their orphans."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended while we looked
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to list the run's processes")
@@ -41,28 +24,22 @@ def test_signal_during_generation_stops_cleanly_then_resumes(signum, tmp_path, t
     # that used to be orphaned (the local server, which stays, is tests/flows/test_local_server.py's).
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env |= {"OMP_NUM_THREADS": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300", "DIFFEVAL_LOCAL_SERVER": "0"}
-    with open(tmp_path / "stderr", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
-                                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-                                preexec_fn=sigint_as_by_default)
+    proc = run_until_images(spec, store, env, tmp_path / "stderr", 4)
     try:
-        deadline = time.time() + 400
-        while time.time() < deadline and proc.poll() is None and len(list(store.glob("images/*/*.png"))) < 4:
-            time.sleep(0.05)
         assert proc.poll() is None, (tmp_path / "stderr").read_text()
-        children = [pid for pid in _session(proc.pid) if pid != proc.pid]
+        children = [pid for pid in session_pids(proc.pid) if pid != proc.pid]
         assert children, "the temporary Prefect server should be running beside the run"
         os.kill(proc.pid, signum)
         rc = proc.wait(timeout=5)  # the promise to the user: out within 5 s, the batch in flight abandoned
     finally:
-        if proc.poll() is None or _session(proc.pid):
+        if proc.poll() is None or session_pids(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     stderr = (tmp_path / "stderr").read_text()
     assert rc == 128 + signum, stderr
     assert [line for line in stderr.splitlines() if line.strip()][-1] == interrupted_line(signum), stderr
     assert "Traceback" not in stderr and "Crash" not in stderr, stderr
-    assert _session(proc.pid) == [], "a process of the run outlived it"
+    assert session_pids(proc.pid) == [], "a process of the run outlived it"
 
     before = {p: p.stat().st_mtime_ns for p in store.glob("images/*/*.png")}
     assert 4 <= len(before) < 32, "the signal must land during generation"

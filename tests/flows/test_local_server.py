@@ -9,14 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from flows import local_server
 from flows.app.interrupt import interrupted_line
-from tests.flows.helpers import t2i_spec, sigint_as_by_default
+from tests.flows.helpers import run_until_images, session_pids, t2i_spec
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [f"a {c} {s} number {i}" for i, (c, s) in enumerate(
@@ -33,19 +32,6 @@ def _env(home: Path) -> dict:
 def _cli(home: Path, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "flows.app.cli", *argv], cwd=REPO, env=_env(home), capture_output=True,
                           text=True, timeout=timeout)
-
-
-def _session(sid: int) -> list[int]:
-    """Live processes of session `sid` (a run started as its leader): the run, its children and their orphans."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 def _server_line(stderr: str) -> str:
@@ -95,26 +81,20 @@ def _signal_mid_generation(home: Path, folder: Path, tiny_models: dict, signum: 
     folder.mkdir()
     spec = t2i_spec(folder, tiny_models, prompts=PROMPTS, names=("a",), generation={"batch_size": 2, "steps": 4})
     store = folder / "store"
-    with open(folder / "stderr", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "flows.app.cli", "run", str(spec), "--store", str(store)], cwd=REPO,
-                                env=_env(home), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-                                preexec_fn=sigint_as_by_default)
+    proc = run_until_images(spec, store, _env(home), folder / "stderr", 2)
     try:
-        deadline = time.time() + 400
-        while time.time() < deadline and proc.poll() is None and len(list(store.glob("images/*/*.png"))) < 2:
-            time.sleep(0.05)
         assert proc.poll() is None, (folder / "stderr").read_text()
         os.kill(proc.pid, signum)
         rc = proc.wait(timeout=10)
     finally:
-        if proc.poll() is None or _session(proc.pid):
+        if proc.poll() is None or session_pids(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     stderr = (folder / "stderr").read_text()
     assert rc == 128 + signum, stderr
     assert "reused" in _server_line(stderr)
     assert [line for line in stderr.splitlines() if line.strip()][-1] == interrupted_line(signum), stderr
-    assert _session(proc.pid) == [], "a process of the run outlived it"
+    assert session_pids(proc.pid) == [], "a process of the run outlived it"
 
 
 def test_a_configured_api_is_used_as_it_is(tmp_path, monkeypatch):
