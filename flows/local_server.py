@@ -48,7 +48,14 @@ def _startup_seconds() -> float:
 
 @contextlib.contextmanager
 def local_api() -> Iterator[str | None]:
-    """Inside, Prefect uses the configured API, else the local server (started now if none answers); yields its URL."""
+    """Inside, Prefect uses the configured API, else the local server (started now if none answers); yields its URL.
+
+    With the local server, every flow run inside shares one client (SyncClientContext, which Prefect's engine
+    and artifacts reuse when present): a process that runs several flows (`diffeval demo`, a notebook, the
+    rescore bench) keeps one connection rather than paying per run for a new TLS context (certifi's bundle
+    read), a connection and an API version check. A configured API is left to Prefect, as it is.
+    """
+    from prefect.context import SyncClientContext
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value() or os.environ.get(OPT_OUT, "1") == "0":
@@ -63,7 +70,7 @@ def local_api() -> Iterator[str | None]:
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url  # processes started from here (task runners, workers) use it too
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        with temporary_settings(updates={PREFECT_API_URL: url}), SyncClientContext.get_or_create():
             yield url
     finally:
         if saved is None:

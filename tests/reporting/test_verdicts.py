@@ -2,6 +2,9 @@
 
 import math
 
+import numpy as np
+import pytest
+
 from tasks.values.names import CLIP_SCORE, FID, KID, KID_STD
 from tasks.reporting.summary import verdict_markdown
 from tasks.reporting.verdicts import (allowed_worsening, paired_change, rule_text, sample_verdicts, set_verdicts, shared_conditions,
@@ -96,6 +99,18 @@ def test_the_expanded_interval_widens_on_few_conditions_and_not_on_many():
     from tasks.reporting.verdicts import expanded_level
 
     assert expanded_level(6) > 0.99 and 0.95 < expanded_level(200) < 0.953
+
+
+def test_the_expanded_level_is_hesterbergs_formula_in_scipy_stats_terms():
+    """Written with scipy.special (cheap to import); the same numbers as norm.cdf and t.ppf."""
+    from scipy.stats import norm, t
+
+    from tasks.reporting.verdicts import expanded_level
+
+    for n in (2, 3, 6, 25, 1000):
+        for level in (0.9, 0.95, 0.99):
+            expected = 1.0 - 2.0 * norm.cdf(-np.sqrt(n / (n - 1)) * t.ppf(1.0 - (1.0 - level) / 2.0, n - 1))
+            assert expanded_level(n, level) == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_a_clamped_metric_is_judged_on_the_values_the_metrics_table_shows():
