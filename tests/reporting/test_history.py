@@ -95,3 +95,16 @@ def test_more_than_six_models_are_drawn_in_panels_of_six():
     few = [r for r in rows if r["model"] in ("m0", "m1")]
     one = Image.open(io.BytesIO(metric_to_trend_png(few, ["r0", "r1", "r2"], CLIP_SCORE)))
     assert two.height > 1.4 * one.height  # two stacked panels, not one crowded legend
+
+
+def test_the_trend_is_the_picture_savefig_tight_draws(monkeypatch):
+    """trend_png asks for the tight box itself (one layout pass fewer): the pixels of bbox_inches="tight"."""
+    from matplotlib.figure import Figure
+
+    rows = [r for i in range(4) for r in _run(f"r{i}", float(i), {f"a-rather-long-model-name-{k}": 30.0 + k for k in range(8)},
+                                             [("a-rather-long-model-name-1", "regressed")] if i == 2 else ())]
+    ours = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2", "r3"], CLIP_SCORE)))
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, buffer, **kw: savefig(fig, buffer, **{**kw, "bbox_inches": "tight"}))
+    tight = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2", "r3"], CLIP_SCORE)))
+    assert ours.size == tight.size and np.array_equal(np.asarray(ours), np.asarray(tight))
