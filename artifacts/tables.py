@@ -28,6 +28,7 @@ log = logging.getLogger("diffeval")
 GENERATIONS = "generations"
 PROMPTS = "prompts"
 RUNS = "runs"
+FEATURES = "features"  # features/<extractor fingerprint>: one table per extractor
 WRITTEN = "written_ns"
 
 _clock = threading.Lock()
@@ -35,7 +36,7 @@ _last_stamp = 0
 
 
 def features_table(extractor_fingerprint: str) -> str:
-    return f"features/{extractor_fingerprint}"
+    return f"{FEATURES}/{extractor_fingerprint}"
 
 
 def write_stamp() -> int:
@@ -196,8 +197,14 @@ def compact(store: Store, table: str, min_parts: int = 2) -> None:
                 store.remove(rel)
 
 
-def compact_all(store: Store, min_parts: int = 16) -> None:
-    """Compact every table with at least `min_parts` parts (each run appends a few; reads stay fast)."""
+def compact_all(store: Store, min_parts: int = 16, small_min_parts: int = 4) -> None:
+    """Compact every table with many parts, so that reads stay fast (each part is a read and a checksum).
+
+    Feature tables hold vectors, megabytes per thousand images, and are merged at `min_parts`. The others
+    (a row per image, run or vote) are small and read several times by every run, warm re-runs included:
+    merged at `small_min_parts`, a warm re-run reads about 10 parts rather than 70.
+    """
     parts = store.walk("tables", ".parquet")
     for folder in sorted({rel.rsplit("/", 1)[0] for rel in parts}):
-        compact(store, folder.removeprefix("tables/"), min_parts)
+        table = folder.removeprefix("tables/")
+        compact(store, table, min_parts if table.startswith(f"{FEATURES}/") else small_min_parts)

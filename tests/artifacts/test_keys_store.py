@@ -71,3 +71,14 @@ def test_compact_all_merges_busy_tables_only(tmp_path):
     assert len(store.list("tables/features/x", ".parquet")) == 1
     assert sorted(r["sha256"] for r in tables.read(store, "features/x").to_pylist()) == ["0", "1", "2", "3", "4"]
     assert len(store.list("tables/generations", ".parquet")) == 1
+
+
+def test_small_tables_are_merged_sooner_than_feature_tables(tmp_path):
+    """Every run reads the small tables (generations, runs, history) several times: merged from 4 parts; vectors from 16."""
+    store = Store(tmp_path)
+    for i in range(4):
+        tables.append(store, "features/x", [{"sha256": str(i)}])
+        tables.append(store, "runs", [{"run_id": str(i)}])
+    tables.compact_all(store)
+    assert len(store.list("tables/features/x", ".parquet")) == 4 and len(store.list("tables/runs", ".parquet")) == 1
+    assert [r["run_id"] for r in tables.read(store, "runs").to_pylist()] == ["0", "1", "2", "3"]
