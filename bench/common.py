@@ -105,7 +105,8 @@ def write_spec(folder: Path, spec: dict) -> str:
 
 
 def forget_weight_hashes() -> None:
-    """Drop the per-process memo of weight-file hashes, so each run fingerprints models as a new process would."""
+    """Drop the per-process memo of weight-file hashes, so each run fingerprints models as a new process would
+    (which finds the large files' hashes in the machine's hash cache, artifacts/keys.py, and reads the small ones)."""
     from artifacts import keys
 
     keys._file_sha256.cache_clear()

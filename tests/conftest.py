@@ -8,6 +8,7 @@ from pathlib import Path
 
 _HOME = tempfile.mkdtemp(prefix="diffeval-prefect-")
 os.environ["PREFECT_HOME"] = _HOME
+os.environ["DIFFEVAL_CACHE"] = tempfile.mkdtemp(prefix="diffeval-cache-")  # weight-file hashes: not the user's ~/.cache
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 os.environ["HF_HUB_OFFLINE"] = "1"
