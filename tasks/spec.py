@@ -193,7 +193,7 @@ class RegressionSpec(Frozen):
 class ReportSpec(Frozen):
     # None: each variant's first seed; "all": every seed; a list: those seeds (a row per seed).
     grid_seeds: Literal["all"] | Annotated[list[int], Field(min_length=1)] | None = None
-    # The report's trend plots show this many most recent runs of the spec; 0: no plots (no matplotlib import).
+    # The report's trend plots show this many most recent runs of the spec; 0: no trend plots.
     trend_runs: int = Field(default=10, ge=0)
 
 

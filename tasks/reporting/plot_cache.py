@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 from artifacts.store import Store
 
-DRAWING_MODULES = ("plots.py", "heatmap.py", "trend.py")  # tasks/reporting files whose code decides the pixels
+DRAWING_MODULES = ("plots.py", "heatmap.py")  # tasks/reporting files whose code decides the pixels
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _store: contextvars.ContextVar[Store | None] = contextvars.ContextVar("plot_store", default=None)
 
@@ -51,10 +51,10 @@ def _plain(value):
 
 @functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
-    import matplotlib
+    from importlib.metadata import version  # not `import matplotlib`: 0.17 s that a warm re-run, all plots kept, never needs
 
     here = Path(__file__).resolve().parent
-    digest = hashlib.sha256(matplotlib.__version__.encode())
+    digest = hashlib.sha256(version("matplotlib").encode())
     for name in DRAWING_MODULES:
         digest.update((here / name).read_bytes())
     return digest.hexdigest()

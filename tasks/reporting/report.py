@@ -19,7 +19,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px;text-align:right;over
 td.l,th.l{text-align:left}.grid img{width:160px;height:auto;image-rendering:pixelated}.warn{color:#a40}
 .bad{background:#fdd}.good{background:#dfd}caption{text-align:left;font-weight:bold}
 .scroll{max-width:100%;overflow-x:auto}.plots{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-img.plot{max-width:100%;height:auto}img.trend{max-width:100%;height:auto}details{margin:1em 0}
+img.plot{max-width:100%;height:auto}svg.trend{max-width:100%;height:auto}details{margin:1em 0}
 summary{cursor:pointer;font-weight:bold}"""
 
 

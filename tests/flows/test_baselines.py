@@ -88,7 +88,7 @@ def _check_history(store: str, summaries: list[dict], capsys) -> None:
     assert [r["run_verdict"] for r in rows[::2]] == ["passed", "regressed", "regressed", "passed"]
     assert [r["verdict"] for r in rows[2:4]].count("regressed") == 1 and rows[0]["verdict"] is None
     report = open(summaries[-1]["report"]).read()
-    assert report.count("<img class='trend' alt='clip_score trend' src='data:image/png;base64,") == 1 and "The last 4 runs" in report
+    assert report.count("<svg class='trend'") == 1 and "aria-label='clip_score trend'" in report and "The last 4 runs" in report
 
 
 def _artifact_keys(flow_run_id) -> set:

@@ -1,12 +1,10 @@
 """History rows, the history table (registered runs only), `inspect history`, and the report's trend plots."""
 
-import base64
-import io
 import json
 import re
+import xml.etree.ElementTree as ET
 
-import numpy as np
-from PIL import Image
+import pytest
 
 from artifacts.history import append_history, read_history
 from artifacts.runfiles import register_run
@@ -14,9 +12,10 @@ from artifacts.store import Store
 from flows.app.cli import main
 from tasks.values.names import CLIP_SCORE, FID
 from tasks.reporting.history import run_to_history_rows
-from tasks.reporting.trend import last_runs, metric_to_trend_png, trend_section
+from tasks.reporting.trend import last_runs, metric_to_trend_svg, nice_ticks, trend_section
 
 NAN = float("nan")
+SVG = "{http://www.w3.org/2000/svg}"
 VARIANTS = [{"variant": "a", "model": "a", "fingerprint": "fp-a", "settings": {}},
             {"variant": "b", "model": "b", "fingerprint": "fp-b", "settings": {"steps": 2}}]
 
@@ -66,45 +65,56 @@ def test_inspect_history_json_and_table(tmp_path, capsys):
     assert "only `inspect history` takes it" in capsys.readouterr().err
 
 
-def _red_pixels(png: bytes) -> int:
-    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    return int(((rgb[..., 0] > 220) & (rgb[..., 1] < 40) & (rgb[..., 2] < 40)).sum())
+def _svg(text: str) -> ET.Element:
+    return ET.fromstring(text)  # well-formed, or this raises
+
+
+def _marks(svg: ET.Element, kind: str) -> list[ET.Element]:
+    return [e for e in svg.iter() if e.get("class") == kind]
 
 
 def test_trend_marks_regressions_in_red_and_shows_the_last_n_runs():
     rows = _run("r1", 1.0, {"a": 30.0, "b": 30.0}) + _run("r2", 2.0, {"a": 30.0, "b": 27.0}, [("b", "regressed")], run_verdict="regressed")
     run_ids = last_runs(rows, 10)
     assert run_ids == ["r1", "r2"] and last_runs(rows, 1) == ["r2"]
-    assert _red_pixels(metric_to_trend_png(rows, run_ids, CLIP_SCORE)) > 20
-    assert _red_pixels(metric_to_trend_png(rows, ["r1"], CLIP_SCORE)) == 0
+    crosses = _marks(_svg(metric_to_trend_svg(rows, run_ids, CLIP_SCORE)), "regressed")
+    assert len(crosses) == 1 and crosses[0].get("stroke") == "#e00000" and "b, run of" in crosses[0].find(f"{SVG}title").text
+    assert _marks(_svg(metric_to_trend_svg(rows, ["r1"], CLIP_SCORE)), "regressed") == []
 
 
-def test_trend_section_embeds_one_png_per_metric_so_the_report_works_offline():
+def test_trend_points_sit_at_their_values_with_their_ci_bars():
+    """Higher values are drawn higher; the CI bars span value ± 1 on the same scale; each point says its numbers."""
+    rows = [r for i in range(3) for r in _run(f"r{i}", float(i), {"a": 30.0 + i})]
+    svg = _svg(metric_to_trend_svg(rows, ["r0", "r1", "r2"], CLIP_SCORE))
+    dots = [c for c in svg.iter(f"{SVG}circle")]
+    ys = [float(c.get("cy")) for c in dots]
+    assert len(dots) == 3 and ys[0] > ys[1] > ys[2] and ys[0] - ys[1] == pytest.approx(ys[1] - ys[2], abs=0.2)
+    bars = [p.get("d") for p in svg.iter(f"{SVG}path") if p.get("d", "").startswith("M") and "V" in p.get("d")]
+    low, high = (float(v) for v in re.match(r"M[\d.]+,([\d.]+)V([\d.]+)", bars[0]).groups())
+    assert low - high == pytest.approx(2 * (ys[0] - ys[1]), abs=0.3)  # CI 29..31 is twice the 1.0 step between runs
+    assert dots[2].find(f"{SVG}title").text.endswith("32.0000 (95% CI 31.0000 to 33.0000)")
+
+
+def test_nice_ticks_cover_the_values_with_round_steps():
+    assert nice_ticks(28.6, 29.3) == pytest.approx([28.6, 28.8, 29.0, 29.2, 29.4])
+    assert nice_ticks(0.0, 1.0) == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    flat = nice_ticks(28.96, 28.96)  # one value: a band around it, never a zero span
+    assert flat[0] < 28.96 < flat[-1] and len(flat) <= 7
+
+
+def test_trend_section_embeds_one_svg_per_metric_so_the_report_works_offline():
     rows = [r for i in range(12) for r in _run(f"r{i:02d}", float(i), {"a": 30.0 + i})]
     section = trend_section(rows, last_n=10)
-    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", section)
-    assert len(images) == 2 and "The last 10 runs" in section  # clip_score and fid
-    assert all(Image.open(io.BytesIO(base64.b64decode(i))).format == "PNG" for i in images)
+    svgs = re.findall(r"<svg class='trend'.*?</svg>", section)
+    assert len(svgs) == 2 and "The last 10 runs" in section  # clip_score and fid
+    assert all(len(list(_svg(s).iter(f"{SVG}circle"))) == 10 for s in svgs) and "href" not in section  # nothing fetched
     assert trend_section([], 10) == "" and trend_section(rows, 0) == ""
     assert trend_section(rows[:2], 10) == ""  # one run: no trend yet
 
 
 def test_more_than_six_models_are_drawn_in_panels_of_six():
     rows = [r for i in range(3) for r in _run(f"r{i}", float(i), {f"m{k}": 30.0 + k for k in range(8)})]
-    two = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2"], CLIP_SCORE)))
+    two = _svg(metric_to_trend_svg(rows, ["r0", "r1", "r2"], CLIP_SCORE))
     few = [r for r in rows if r["model"] in ("m0", "m1")]
-    one = Image.open(io.BytesIO(metric_to_trend_png(few, ["r0", "r1", "r2"], CLIP_SCORE)))
-    assert two.height > 1.4 * one.height  # two stacked panels, not one crowded legend
-
-
-def test_the_trend_is_the_picture_savefig_tight_draws(monkeypatch):
-    """trend_png asks for the tight box itself (one layout pass fewer): the pixels of bbox_inches="tight"."""
-    from matplotlib.figure import Figure
-
-    rows = [r for i in range(4) for r in _run(f"r{i}", float(i), {f"a-rather-long-model-name-{k}": 30.0 + k for k in range(8)},
-                                             [("a-rather-long-model-name-1", "regressed")] if i == 2 else ())]
-    ours = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2", "r3"], CLIP_SCORE)))
-    savefig = Figure.savefig
-    monkeypatch.setattr(Figure, "savefig", lambda fig, buffer, **kw: savefig(fig, buffer, **{**kw, "bbox_inches": "tight"}))
-    tight = Image.open(io.BytesIO(metric_to_trend_png(rows, ["r0", "r1", "r2", "r3"], CLIP_SCORE)))
-    assert ours.size == tight.size and np.array_equal(np.asarray(ours), np.asarray(tight))
+    one = _svg(metric_to_trend_svg(few, ["r0", "r1", "r2"], CLIP_SCORE))
+    assert float(two.get("height")) > 1.4 * float(one.get("height"))  # two stacked panels, not one crowded legend

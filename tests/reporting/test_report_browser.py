@@ -12,6 +12,7 @@ from artifacts.store import Store, image_rel
 from tasks.values.units import Condition, Item
 from tasks.reporting.glance import glance_sections
 from tasks.reporting.report import html_table, image_grid, write_report
+from tasks.reporting.trend import trend_section
 from tests.arena.test_browser import ARGS, CHROMIUM
 from tests.reporting.test_glance import _cmp, _row, _variant
 
@@ -19,7 +20,8 @@ WIDTH = 1280
 
 
 def open_report(path: str | Path, tmp_path: Path) -> dict:
-    """What Chromium sees at 1280 px: the <img> that did not render, the page's scroll width, its headings."""
+    """What Chromium sees at 1280 px: the <img> that did not render, the page's scroll width, the trend SVGs' widths,
+    its headings."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed (apt-get install -y chromium; .ci/run installs it)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')")
@@ -33,6 +35,7 @@ def open_report(path: str | Path, tmp_path: Path) -> dict:
             "missing": page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
                                      ".map(i => i.getAttribute('src').slice(0, 80))"),
             "scroll_width": page.evaluate("document.documentElement.scrollWidth"),
+            "trend_widths": page.evaluate("Array.from(document.querySelectorAll('svg.trend')).map(s => s.getBoundingClientRect().width)"),
             "headings": page.eval_on_selector_all("h2", "hs => hs.map(h => h.textContent)"),
         }
         context.close()
@@ -59,8 +62,21 @@ def _wide_report(tmp_path: Path) -> str:
     sections = [*glance_sections(metrics, comparisons, variants), "<h2>Tables</h2>",
                 html_table(metrics, ["model", "metric", "group", "value", "ci_low", "ci_high", "n"], "Metrics"),
                 html_table(wide, list(wide[0]), "A table wider than the page"),
-                image_grid(store, "run", items, conditions, [v.variant_id for v in variants])]
+                image_grid(store, "run", items, conditions, [v.variant_id for v in variants]),
+                trend_section(_history(variants), last_n=10)]
     return write_report(store, "run", "diffeval · a wide report", sections)
+
+
+def _history(variants) -> list[dict]:
+    """History rows of 12 runs of every variant (two metrics), one regression: a trend wider than the page would be."""
+    rows = []
+    for i in range(12):
+        for k, v in enumerate(variants):
+            for metric, value in (("clip_score", 20.0 + k + 0.1 * i), ("fid", 100.0 - k)):
+                rows.append({"run_id": f"r{i:02d}", "created": 1.7e9 + 3600 * i, "metric": metric, "group": "all",
+                             "model": v.variant_id, "value": value, "ci_low": value - 1, "ci_high": value + 1,
+                             "verdict": "regressed" if (i, k) == (7, 1) else None})
+    return rows
 
 
 def test_wide_report_renders_every_image_and_fits_1280_px(tmp_path):
@@ -68,4 +84,5 @@ def test_wide_report_renders_every_image_and_fits_1280_px(tmp_path):
     seen = open_report(path, tmp_path)
     assert seen["images"] >= 16 + 4 and seen["missing"] == []
     assert seen["scroll_width"] <= WIDTH
+    assert len(seen["trend_widths"]) == 2 and all(0 < w <= WIDTH for w in seen["trend_widths"])
     assert seen["headings"][:3] == ["At a glance", "Plots", "Tables"]
