@@ -114,7 +114,7 @@ def direct_once(spec_path: str, store: Path) -> float:
 
     started = time.perf_counter()
     root = str(Store(store).root)
-    prepared, batches = flow.prepare_task.fn(spec_path, root)
+    prepared, batches, _ = flow.prepare_task.fn(spec_path, root)  # a fresh store: images to generate
     generated = sum(flow.generate_task.fn(root, batch) for batch in batches)
     planned = len({i.key for i in prepared.items})
     counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}

@@ -27,18 +27,18 @@ GOAL_SPEEDUP = 20.0
 
 
 def warm_stage_times(spec_path: str, store_root: Path) -> list[tuple[str, float]]:
-    """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed."""
+    """The warm run's task bodies (each task's .fn, no Prefect) in the flow's order, each timed (a warm run has no
+    generate or extract task: prepare-and-plan finds every image and feature in the store)."""
     from flows import evaluate as flow
     from artifacts.run_ids import new_run_id
 
     root = str(store_root)
     forget_weight_hashes()
     out = []
-    seconds, (prepared, todo) = timed(flow.prepare_task.fn, spec_path, root)
-    assert not todo, "warm store still has missing images"
-    out.append(("prepare-and-plan task (spec, prompts, fingerprints, keys, verify PNGs)", seconds))
-    seconds, (counts, rows) = timed(flow.extract_task.fn, root, prepared)
-    out.append(("extract task (generated rows + feature lookup)", seconds))
+    seconds, (prepared, todo, in_store) = timed(flow.prepare_task.fn, spec_path, root)
+    assert not todo and in_store is not None, "warm store still has missing images or features"
+    out.append(("prepare-and-plan task (spec, prompts, fingerprints, keys, verify PNGs, feature lookup)", seconds))
+    counts, rows = in_store
     counts |= {"images_planned": len(prepared.items), "images_generated": 0, "images_reused": len(prepared.items)}
     seconds, _ = timed(flow.score_task.fn, root, prepared, rows, new_run_id(prepared.spec.name), counts)
     out.append(("score-and-report task (scores, bootstrap, run folder, report)", seconds))

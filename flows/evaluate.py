@@ -1,5 +1,8 @@
 """The evaluation DAG as one Prefect flow: prepare and plan → generate → extract → score and report.
 
+A step with nothing to do is not run: a warm re-run, every image and feature in the store, is prepare and
+plan → score and report (and starts no Dask or Ray workers).
+
 Tasks are thin wrappers over the pure functions in tasks/; they pass small values (keys, paths,
 counts) and never ask Prefect to cache or persist results: the store is the cache.
 """
@@ -51,14 +54,16 @@ def retry_on_network_error(task, task_run, state) -> bool:
 
 @task(name="prepare-and-plan", cache_policy=NO_CACHE, retries=HUB_RETRIES,
       retry_delay_seconds=exponential_backoff(backoff_factor=HUB_BACKOFF_S), retry_condition_fn=retry_on_network_error)
-def prepare_task(spec_path: str, store_root: str, prepared: Prepared | None = None) -> tuple[Prepared, list[GenerationBatch]]:
+def prepare_task(spec_path: str, store_root: str, prepared: Prepared | None = None) -> tuple[Prepared, list[GenerationBatch], tuple | None]:
     """Load the spec, its prompts/classes/edits and models, compute every generation key (unless the
     caller has: `prepared`), and diff the keys against the store (checksums verified): the batches of
-    images still to generate."""
+    images still to generate. When there are none and every feature is cached too (a warm re-run), also
+    the (counts, rows) the extract step would return, so that the run has no extract step."""
     store = Store(store_root)
     if prepared is None:
         prepared = prepare(spec_path, store)
-    return prepared, stages.missing_batches(store, prepared, SHARD_SIZE)
+    batches = stages.missing_batches(store, prepared, SHARD_SIZE)
+    return prepared, batches, None if batches else stages.all_in_store(store, prepared)
 
 
 @task(name="generate", cache_policy=NO_CACHE)
@@ -124,18 +129,24 @@ def evaluate(spec_path: str, store: str | None = None, prepared: AlreadyPrepared
     # Futures and wait_for= give each task run its upstream edges (task_inputs): the UI draws the DAG.
     # quote() hides the values from Prefect, so the edges have to be named here.
     planned_future = prepare_task.submit(spec_path, store_root, quote(prepared))
-    prepared, batches = planned_future.result()
+    prepared, batches, in_store = planned_future.result()
     run_id = new_run_id(prepared.spec.name)
-    # shipped() is quote(): Prefect would otherwise walk every item of these arguments on each task call.
-    with progress_bar() as progress, Workers(runner_settings(prepared.spec.runner, runner)) as workers:
-        shown = progress if workers.in_process else None  # a bar cannot travel to another process
-        futures, generated = generate_on(workers, store_root, batches, shown, [planned_future])
-        planned = len({i.key for i in prepared.items})
-        counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
-        extract_futures, extracted, rows = extract_on(workers, store_root, prepared, shown, futures or [planned_future])
-        counts |= extracted
-        extracted_edges = workers.settled(extract_futures)
-    summary = score_task.submit(store_root, quote(prepared), quote(rows), run_id, counts, wait_for=extracted_edges).result()
+    planned = len({i.key for i in prepared.items})
+    settings = runner_settings(prepared.spec.runner, runner)  # checked even when no worker is needed
+    if in_store is not None:  # every image and feature already in the store: no generate or extract step
+        extracted, rows = in_store
+        counts = {"images_planned": planned, "images_generated": 0, "images_reused": planned, **extracted}
+        upstream = [planned_future]
+    else:
+        # shipped() is quote(): Prefect would otherwise walk every item of these arguments on each task call.
+        with progress_bar() as progress, Workers(settings) as workers:
+            shown = progress if workers.in_process else None  # a bar cannot travel to another process
+            futures, generated = generate_on(workers, store_root, batches, shown, [planned_future])
+            counts = {"images_planned": planned, "images_generated": generated, "images_reused": planned - generated}
+            extract_futures, extracted, rows = extract_on(workers, store_root, prepared, shown, futures or [planned_future])
+            counts |= extracted
+            upstream = workers.settled(extract_futures)
+    summary = score_task.submit(store_root, quote(prepared), quote(rows), run_id, counts, wait_for=upstream).result()
     key = _artifact_key(prepared.spec.name, store_root)
     create_table_artifact(key=f"{key}-metrics", table=summary["metrics"], description=f"diffeval metrics of run {run_id}")
     create_markdown_artifact(key=f"{key}-summary", markdown=summary_markdown(summary), description=f"diffeval summary of run {run_id}")

@@ -65,6 +65,13 @@ def assert_dag(task_runs: list) -> None:
     assert _upstream(extract) == {g.id for g in generate} and _upstream(score) == {extract.id}
 
 
+def assert_warm_dag(task_runs: list) -> None:
+    """The task runs of an evaluation that found every image and feature in the store: prepare -> score, nothing else."""
+    (prepare, score) = sorted(task_runs, key=lambda t: t.name.startswith("score-and-report"))
+    assert prepare.name.startswith("prepare-and-plan") and score.name.startswith("score-and-report")
+    assert _upstream(score) == {prepare.id}
+
+
 def sigint_as_by_default() -> None:
     """preexec_fn of a process a test sends SIGINT to: a shell that ran the tests in the background (`cmd &`
     in a script) passes SIGINT on ignored, and diffeval, rightly, keeps it ignored then."""

@@ -14,7 +14,7 @@ from artifacts.store import Store
 from flows.app.cli import main, run_spec
 from flows.evaluate import _artifact_key
 from tasks.reporting.summary import RegressionFailed
-from tests.flows.helpers import assert_dag, regression_spec
+from tests.flows.helpers import assert_dag, assert_warm_dag, regression_spec
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -77,6 +77,8 @@ def test_pass_regress_regress_accept_pass(tiny_models, tmp_path, capsys):
     runs = _flow_runs_of(store)
     assert [r.state.type.value for r, _ in runs] == ["COMPLETED", "FAILED", "FAILED", "COMPLETED"]
     assert_dag(runs[0][1])
+    assert third["counts"]["images_generated"] == third["counts"]["features_extracted"] == 0
+    assert_warm_dag(runs[2][1])  # the second night made all the third needed: no generate or extract step
     assert _artifact_keys(runs[0][0].id) == {f"{_artifact_key('t2i-test', str(Store(store).root))}-{k}" for k in ("metrics", "summary")}
 
 

@@ -29,6 +29,7 @@ def _prepare_failing_with(monkeypatch, errors: list) -> list:
 
     monkeypatch.setattr(evaluate, "prepare", prepare)
     monkeypatch.setattr(stages, "missing_batches", lambda store, prepared, size: [])
+    monkeypatch.setattr(stages, "all_in_store", lambda store, prepared: None)
     return calls
 
 
@@ -40,7 +41,7 @@ def _hub_step(store: str):
 
 def test_a_transient_network_error_is_retried(monkeypatch, tmp_path):
     calls = _prepare_failing_with(monkeypatch, [ConnectionResetError("reset by peer"), TimeoutError("read timed out")])
-    assert _hub_step(str(tmp_path)) == ("prepared", []) and len(calls) == 3
+    assert _hub_step(str(tmp_path)) == ("prepared", [], None) and len(calls) == 3
 
 
 def test_bad_input_is_not_retried(monkeypatch, tmp_path):
