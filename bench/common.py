@@ -28,6 +28,18 @@ def bench_parser(description: str, repeats: int = 3) -> argparse.ArgumentParser:
     return parser
 
 
+def extractor_bench_parser(description: str, n: int = 8, models: str = "the full-size models") -> argparse.ArgumentParser:
+    """The arguments the extractor benches share (new_metrics, quality_metrics, compositional): --models, -n,
+    --image-size, --batch-size, --repeats."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--models", default=None, help=f"where {models} are built and reused (default: a temp dir)")
+    parser.add_argument("-n", type=int, default=n, help=f"images per timed run (default {n})")
+    parser.add_argument("--image-size", type=int, default=256, help="side of the procedural PNGs (default 256)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per forward on both sides (default 8)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (median reported; default 3)")
+    return parser
+
+
 def bench_setup(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
     """Environment before Prefect is imported, torch threads, and the (store, models) folders."""
     # Prefect reads its settings at import time: these must be set before anything imports it.

@@ -26,21 +26,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import make_pngs, pil_image, print_rates  # noqa: E402
+from bench.common import extractor_bench_parser, make_pngs, pil_image, print_rates  # noqa: E402
 
 QUESTION = 'Does this figure show "{}"? Please answer Yes or No.'
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=None, help="where the tiny models are built and reused (default: a temp dir)")
+    parser = extractor_bench_parser(__doc__.splitlines()[0], n=16, models="the tiny models")
     parser.add_argument("--detector", default=None, help="a Mask2Former folder (default: the tiny one)")
     parser.add_argument("--clip", default=None, help="a CLIP folder for GenEval's colours (default: the tiny one)")
     parser.add_argument("--vlm", default=None, help="an image-text-to-text folder (default: the tiny Qwen2-VL)")
-    parser.add_argument("-n", type=int, default=16, help="images per timed run (default 16)")
-    parser.add_argument("--image-size", type=int, default=256, help="side of the procedural PNGs (default 256)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per forward on both sides (default 8)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (median reported; default 3)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="VLM dtype (default float32)")
     parser.add_argument("--only", default="geneval,vqascore")

@@ -23,16 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import make_pngs, pil_image, print_rates  # noqa: E402
+from bench.common import extractor_bench_parser, make_pngs, pil_image, print_rates  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=None, help="where the full-size models are built and reused (default: a temp dir)")
-    parser.add_argument("-n", type=int, default=8, help="images per timed run (default 8)")
-    parser.add_argument("--image-size", type=int, default=256, help="side of the procedural PNGs (default 256)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per forward on both sides (default 8)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (median reported; default 3)")
+    parser = extractor_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--only", default="dinov2,cmmd-clip,pickscore,hpsv2", help="comma-separated extractors")
     parser.add_argument("--device", default="cpu")

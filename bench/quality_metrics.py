@@ -22,18 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import make_pngs, pil_image, print_rates  # noqa: E402  (the same PNGs and decoding as the other extractor benches)
+from bench.common import extractor_bench_parser, make_pngs, pil_image, print_rates  # noqa: E402  (the same PNGs and decoding as the other extractor benches)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=None, help="where the full-size models are built and reused (default: a temp dir)")
-    parser.add_argument("-n", type=int, default=8, help="images per timed run (default 8)")
+    parser = extractor_bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=2000, help="rows per set for the prdc bench (default 2000)")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="aesthetic-clip,trocr,prdc")
     parser.add_argument("--tiny", action="store_true", help="the tiny stand-ins: a smoke check of this script, not a figure")
     return parser.parse_args(argv)

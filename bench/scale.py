@@ -20,7 +20,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
